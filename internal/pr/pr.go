@@ -1,0 +1,88 @@
+// Package pr holds the plain data the rest of preview-generator agrees on: an
+// open pull request as read from a source (GitHub or a demo file), with the
+// few facts the parameter engine needs. It performs no I/O.
+package pr
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Repo names a repository as owner/name.
+type Repo struct {
+	Owner string `json:"owner" yaml:"owner"`
+	Name  string `json:"name" yaml:"name"`
+}
+
+// String returns "owner/name".
+func (r Repo) String() string { return r.Owner + "/" + r.Name }
+
+// Key returns the case-folded "owner/name"; GitHub names are case-insensitive.
+func (r Repo) Key() string { return strings.ToLower(r.String()) }
+
+// ParseRepo parses "owner/name". Both parts must be non-empty and contain no
+// further slash or white space.
+func ParseRepo(s string) (Repo, error) {
+	owner, name, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok || owner == "" || name == "" || strings.ContainsAny(owner+name, "/ \t\r\n") {
+		return Repo{}, fmt.Errorf("repository %q: want owner/name", s)
+	}
+	return Repo{Owner: owner, Name: name}, nil
+}
+
+// PullRequest is one open pull request with the facts needed to decide on and
+// describe its preview. Times are UTC; zero means unknown.
+type PullRequest struct {
+	Repo   Repo   `json:"repo" yaml:"repo"`
+	Number int    `json:"number" yaml:"number"`
+	Title  string `json:"title" yaml:"title"`
+	// Author is the login of the PR's author; AuthorIsBot is true when
+	// GitHub reports the account type "Bot" (or the login ends in "[bot]").
+	Author      string `json:"author" yaml:"author"`
+	AuthorIsBot bool   `json:"authorIsBot,omitempty" yaml:"authorIsBot,omitempty"`
+	Draft       bool   `json:"draft,omitempty" yaml:"draft,omitempty"`
+	// Labels are the label names currently on the PR.
+	Labels []string `json:"labels" yaml:"labels"`
+	// HeadBranch is the source branch; BaseBranch the target branch.
+	HeadBranch string `json:"headBranch" yaml:"headBranch"`
+	BaseBranch string `json:"baseBranch" yaml:"baseBranch"`
+	HeadSHA    string `json:"headSHA" yaml:"headSHA"`
+	// HeadRepo is the repository the head branch lives in. It differs from
+	// Repo for a PR from a fork; it is empty when the fork was deleted.
+	HeadRepo Repo   `json:"headRepo" yaml:"headRepo"`
+	HTMLURL  string `json:"htmlURL" yaml:"htmlURL"`
+	// CreatedAt is when the PR was opened.
+	CreatedAt time.Time `json:"createdAt" yaml:"createdAt"`
+	// HeadCommittedAt is the committer date of the head commit.
+	HeadCommittedAt time.Time `json:"headCommittedAt" yaml:"headCommittedAt"`
+	// LabeledAt maps a label name to the last time it was applied.
+	LabeledAt map[string]time.Time `json:"labeledAt,omitempty" yaml:"labeledAt,omitempty"`
+}
+
+// HasLabel reports whether the PR carries label (case-insensitive, as GitHub).
+func (p PullRequest) HasLabel(label string) bool {
+	for _, l := range p.Labels {
+		if strings.EqualFold(l, label) {
+			return true
+		}
+	}
+	return false
+}
+
+// LabelAppliedAt returns the last time label was applied (case-insensitive).
+func (p PullRequest) LabelAppliedAt(label string) time.Time {
+	var t time.Time
+	for k, v := range p.LabeledAt {
+		if strings.EqualFold(k, label) && v.After(t) {
+			t = v
+		}
+	}
+	return t
+}
+
+// IsFork reports whether the head branch lives outside the base repository
+// (a deleted fork counts as a fork).
+func (p PullRequest) IsFork() bool {
+	return p.HeadRepo.Key() != p.Repo.Key()
+}
