@@ -1,0 +1,302 @@
+// Package params turns open pull requests into the flat parameter maps that
+// Argo CD's plugin generator hands to an ApplicationSet template. It is pure:
+// no I/O, no clock of its own (the caller passes Now), so the same inputs give
+// the same answer on every replica and every poll.
+package params
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/preview-generator/preview-generator/internal/pr"
+)
+
+// Parameter keys. Every value is a string so templates work with and without
+// goTemplate. docs/contract.md and the README document each key.
+const (
+	KeyName             = "name"
+	KeyNamespace        = "namespace"
+	KeyRepository       = "repository"
+	KeyOwner            = "owner"
+	KeyRepo             = "repo"
+	KeyNumber           = "number"
+	KeyBranch           = "branch"
+	KeyBranchSlug       = "branch_slug"
+	KeyTargetBranch     = "target_branch"
+	KeyHeadSHA          = "head_sha"
+	KeyHeadShortSHA     = "head_short_sha"
+	KeyAuthor           = "author"
+	KeyTitle            = "title"
+	KeyLabels           = "labels"
+	KeyImage            = "image"
+	KeyHost             = "host"
+	KeyURL              = "url"
+	KeyPRURL            = "pr_url"
+	KeyTTL              = "ttl"
+	KeyLastActivityAt   = "last_activity_at"
+	KeyExpiresAt        = "expires_at"
+	KeyDBEnabled        = "db_enabled"
+	KeyBasicAuthEnabled = "basic_auth_enabled"
+	KeyRedisEnabled     = "redis_enabled"
+	KeyMongoDBEnabled   = "mongodb_enabled"
+	KeySeedVersion      = "seed_version"
+	KeyMigrateCommand   = "migrate_command"
+	KeySizeProfile      = "size_profile"
+)
+
+// ShortSHALen is the length of head_short_sha, as git's default abbreviation.
+const ShortSHALen = 7
+
+// Options are the knobs of one parameter computation: the ApplicationSet's
+// input parameters merged over the server's defaults.
+type Options struct {
+	// Label selects the PRs that get a preview (case-insensitive).
+	Label string
+	// TTL is how long a preview lives after its last activity.
+	TTL time.Duration
+	// Domain is the DNS zone under which each preview gets a host.
+	Domain string
+	// Registry and ImageTemplate make the image reference; see ExpandImage.
+	Registry      string
+	ImageTemplate string
+	// IncludeDrafts, IncludeForks and ExcludeBots are the policy switches.
+	IncludeDrafts bool
+	IncludeForks  bool
+	ExcludeBots   bool
+	// Switches and values passed through for the GitOps layout.
+	Database       bool
+	BasicAuth      bool
+	Redis          bool
+	MongoDB        bool
+	SeedVersion    string
+	MigrateCommand string
+	SizeProfile    string
+	// Now is the instant the answer is computed for.
+	Now time.Time
+}
+
+// Exclusion says why a PR has no preview.
+type Exclusion string
+
+// The reasons a PR can be left out.
+const (
+	ExcludedNoLabel Exclusion = "no-label"
+	ExcludedDraft   Exclusion = "draft"
+	ExcludedFork    Exclusion = "fork"
+	ExcludedBot     Exclusion = "bot"
+	ExcludedExpired Exclusion = "expired"
+)
+
+// Decide reports whether p gets a preview under o, and if not, why. The
+// checks run in a fixed order so the reason is deterministic.
+func Decide(p pr.PullRequest, o Options) (bool, Exclusion) {
+	switch {
+	case !p.HasLabel(o.Label):
+		return false, ExcludedNoLabel
+	case p.Draft && !o.IncludeDrafts:
+		return false, ExcludedDraft
+	case p.IsFork() && !o.IncludeForks:
+		return false, ExcludedFork
+	case p.AuthorIsBot && o.ExcludeBots:
+		return false, ExcludedBot
+	case !o.Now.Before(ExpiresAt(p, o)):
+		return false, ExcludedExpired
+	}
+	return true, ""
+}
+
+// LastActivity is the later of the time label was last applied and the head
+// commit's committer date. Either may be unknown (zero); if both are, the
+// PR's creation time stands in so a preview never expires at the epoch.
+func LastActivity(p pr.PullRequest, label string) time.Time {
+	t := p.LabelAppliedAt(label)
+	if p.HeadCommittedAt.After(t) {
+		t = p.HeadCommittedAt
+	}
+	if t.IsZero() {
+		t = p.CreatedAt
+	}
+	return t.UTC()
+}
+
+// ExpiresAt is LastActivity plus the TTL.
+func ExpiresAt(p pr.PullRequest, o Options) time.Time {
+	return LastActivity(p, o.Label).Add(o.TTL)
+}
+
+// Build returns one parameter map per PR that passes Decide, sorted by
+// repository then number so the answer is stable.
+func Build(prs []pr.PullRequest, o Options) ([]map[string]string, error) {
+	live := make([]pr.PullRequest, 0, len(prs))
+	for _, p := range prs {
+		if ok, _ := Decide(p, o); ok {
+			live = append(live, p)
+		}
+	}
+	sort.Slice(live, func(i, j int) bool {
+		if a, b := live[i].Repo.Key(), live[j].Repo.Key(); a != b {
+			return a < b
+		}
+		return live[i].Number < live[j].Number
+	})
+	out := make([]map[string]string, 0, len(live))
+	for _, p := range live {
+		m, err := For(p, o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// For returns the parameter map of one PR, without applying the policy.
+func For(p pr.PullRequest, o Options) (map[string]string, error) {
+	name := PreviewName(p.Repo.Owner, p.Repo.Name, p.Number)
+	short := p.HeadSHA
+	if len(short) > ShortSHALen {
+		short = short[:ShortSHALen]
+	}
+	number := strconv.Itoa(p.Number)
+	vars := map[string]string{
+		"owner":          strings.ToLower(p.Repo.Owner),
+		"repo":           strings.ToLower(p.Repo.Name),
+		"number":         number,
+		"head_sha":       p.HeadSHA,
+		"head_short_sha": short,
+		"branch_slug":    BranchSlug(p.HeadBranch),
+		"name":           name,
+	}
+	vars["registry"] = expand(o.Registry, vars)
+	image, err := ExpandImage(o.ImageTemplate, vars)
+	if err != nil {
+		return nil, err
+	}
+	host := name
+	if o.Domain != "" {
+		host = name + "." + o.Domain
+	}
+	labels := append([]string(nil), p.Labels...)
+	sort.Strings(labels)
+	last := LastActivity(p, o.Label)
+	prURL := p.HTMLURL
+	if prURL == "" {
+		prURL = fmt.Sprintf("https://github.com/%s/pull/%d", p.Repo, p.Number)
+	}
+	return map[string]string{
+		KeyName:             name,
+		KeyNamespace:        name,
+		KeyRepository:       p.Repo.String(),
+		KeyOwner:            p.Repo.Owner,
+		KeyRepo:             p.Repo.Name,
+		KeyNumber:           number,
+		KeyBranch:           p.HeadBranch,
+		KeyBranchSlug:       vars["branch_slug"],
+		KeyTargetBranch:     p.BaseBranch,
+		KeyHeadSHA:          p.HeadSHA,
+		KeyHeadShortSHA:     short,
+		KeyAuthor:           p.Author,
+		KeyTitle:            p.Title,
+		KeyLabels:           strings.Join(labels, ","),
+		KeyImage:            image,
+		KeyHost:             host,
+		KeyURL:              "https://" + host,
+		KeyPRURL:            prURL,
+		KeyTTL:              FormatDuration(o.TTL),
+		KeyLastActivityAt:   last.Format(time.RFC3339),
+		KeyExpiresAt:        last.Add(o.TTL).Format(time.RFC3339),
+		KeyDBEnabled:        strconv.FormatBool(o.Database),
+		KeyBasicAuthEnabled: strconv.FormatBool(o.BasicAuth),
+		KeyRedisEnabled:     strconv.FormatBool(o.Redis),
+		KeyMongoDBEnabled:   strconv.FormatBool(o.MongoDB),
+		KeySeedVersion:      o.SeedVersion,
+		KeyMigrateCommand:   o.MigrateCommand,
+		KeySizeProfile:      o.SizeProfile,
+	}, nil
+}
+
+// ImageVars are the placeholders an image template may use.
+var ImageVars = []string{"registry", "owner", "repo", "number", "head_sha", "head_short_sha", "branch_slug", "name"}
+
+// ExpandImage substitutes {placeholder}s in tmpl from vars. An unknown or
+// unclosed placeholder is an error naming it, so a typo in an ApplicationSet
+// is reported instead of deploying a wrong image.
+func ExpandImage(tmpl string, vars map[string]string) (string, error) {
+	if err := CheckTemplate(tmpl); err != nil {
+		return "", err
+	}
+	return expand(tmpl, vars), nil
+}
+
+// CheckTemplate validates the placeholders of an image or registry template.
+func CheckTemplate(tmpl string) error {
+	rest := tmpl
+	for {
+		i := strings.IndexByte(rest, '{')
+		if i < 0 {
+			if strings.IndexByte(rest, '}') >= 0 {
+				return fmt.Errorf("template %q: unmatched '}'", tmpl)
+			}
+			return nil
+		}
+		if strings.IndexByte(rest[:i], '}') >= 0 {
+			return fmt.Errorf("template %q: unmatched '}'", tmpl)
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return fmt.Errorf("template %q: unclosed '{'", tmpl)
+		}
+		key := rest[i+1 : i+j]
+		if !known(key) {
+			return fmt.Errorf("template %q: unknown placeholder {%s} (known: %s)", tmpl, key, strings.Join(ImageVars, ", "))
+		}
+		rest = rest[i+j+1:]
+	}
+}
+
+func known(key string) bool {
+	for _, k := range ImageVars {
+		if k == key {
+			return true
+		}
+	}
+	return false
+}
+
+// expand replaces every {key} of vars in s; it assumes s passed CheckTemplate.
+func expand(s string, vars map[string]string) string {
+	if strings.IndexByte(s, '{') < 0 {
+		return s
+	}
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '{')
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		b.WriteString(s[:i])
+		b.WriteString(vars[s[i+1:i+j]])
+		s = s[i+j+1:]
+	}
+}
+
+// FormatDuration prints d compactly: 72h, 90m, 1h30m, 45s.
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

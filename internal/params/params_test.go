@@ -1,0 +1,251 @@
+package params
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/preview-generator/preview-generator/internal/pr"
+)
+
+var t0 = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+func basePR() pr.PullRequest {
+	return pr.PullRequest{
+		Repo:            pr.Repo{Owner: "acme", Name: "backend"},
+		Number:          12,
+		Title:           "Add login",
+		Author:          "octocat",
+		Labels:          []string{"preview", "bug"},
+		HeadBranch:      "feature/Login",
+		BaseBranch:      "main",
+		HeadSHA:         "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
+		HeadRepo:        pr.Repo{Owner: "acme", Name: "backend"},
+		HTMLURL:         "https://github.com/acme/backend/pull/12",
+		CreatedAt:       t0.Add(-48 * time.Hour),
+		HeadCommittedAt: t0.Add(-2 * time.Hour),
+		LabeledAt:       map[string]time.Time{"preview": t0.Add(-1 * time.Hour)},
+	}
+}
+
+func baseOptions() Options {
+	return Options{
+		Label:         "preview",
+		TTL:           72 * time.Hour,
+		Domain:        "preview.example.com",
+		Registry:      "ghcr.io/{owner}",
+		ImageTemplate: "{registry}/{repo}:pr-{number}-{head_short_sha}",
+		BasicAuth:     true,
+		SeedVersion:   "v1",
+		SizeProfile:   "small",
+		Now:           t0,
+	}
+}
+
+func TestForFullMap(t *testing.T) {
+	t.Parallel()
+	got, err := For(basePR(), baseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"name":               "backend-pr-12-58d661",
+		"namespace":          "backend-pr-12-58d661",
+		"repository":         "acme/backend",
+		"owner":              "acme",
+		"repo":               "backend",
+		"number":             "12",
+		"branch":             "feature/Login",
+		"branch_slug":        "feature-login",
+		"target_branch":      "main",
+		"head_sha":           "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
+		"head_short_sha":     "1a2b3c4",
+		"author":             "octocat",
+		"title":              "Add login",
+		"labels":             "bug,preview",
+		"image":              "ghcr.io/acme/backend:pr-12-1a2b3c4",
+		"host":               "backend-pr-12-58d661.preview.example.com",
+		"url":                "https://backend-pr-12-58d661.preview.example.com",
+		"pr_url":             "https://github.com/acme/backend/pull/12",
+		"ttl":                "72h",
+		"last_activity_at":   "2026-11-20T09:00:00Z",
+		"expires_at":         "2026-11-23T09:00:00Z",
+		"db_enabled":         "false",
+		"basic_auth_enabled": "true",
+		"redis_enabled":      "false",
+		"mongodb_enabled":    "false",
+		"seed_version":       "v1",
+		"migrate_command":    "",
+		"size_profile":       "small",
+	}
+	if !reflect.DeepEqual(got, want) {
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s = %q, want %q", k, got[k], v)
+			}
+		}
+		for k := range got {
+			if _, ok := want[k]; !ok {
+				t.Errorf("unexpected key %q", k)
+			}
+		}
+	}
+}
+
+func TestLastActivityAndExpiry(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                string
+		labeled, committed  time.Time
+		wantLast, wantUntil string
+	}{
+		{"label after commit", t0.Add(-time.Hour), t0.Add(-2 * time.Hour), "2026-11-20T09:00:00Z", "2026-11-23T09:00:00Z"},
+		{"push after label", t0.Add(-5 * time.Hour), t0.Add(-30 * time.Minute), "2026-11-20T09:30:00Z", "2026-11-23T09:30:00Z"},
+		{"no label event known", time.Time{}, t0.Add(-3 * time.Hour), "2026-11-20T07:00:00Z", "2026-11-23T07:00:00Z"},
+		{"nothing known: creation time", time.Time{}, time.Time{}, "2026-11-18T10:00:00Z", "2026-11-21T10:00:00Z"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := basePR()
+			p.LabeledAt = map[string]time.Time{}
+			if !tc.labeled.IsZero() {
+				p.LabeledAt["Preview"] = tc.labeled // label names compare case-insensitively
+			}
+			p.HeadCommittedAt = tc.committed
+			m, err := For(p, baseOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m["last_activity_at"] != tc.wantLast || m["expires_at"] != tc.wantUntil {
+				t.Errorf("last=%s expires=%s, want %s %s", m["last_activity_at"], m["expires_at"], tc.wantLast, tc.wantUntil)
+			}
+		})
+	}
+}
+
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		mutate func(*pr.PullRequest, *Options)
+		want   Exclusion
+	}{
+		{"live", func(*pr.PullRequest, *Options) {}, ""},
+		{"label is case-insensitive", func(p *pr.PullRequest, _ *Options) { p.Labels = []string{"Preview"} }, ""},
+		{"no label", func(p *pr.PullRequest, _ *Options) { p.Labels = []string{"bug"} }, ExcludedNoLabel},
+		{"other label chosen", func(_ *pr.PullRequest, o *Options) { o.Label = "deploy-me" }, ExcludedNoLabel},
+		{"draft excluded by default", func(p *pr.PullRequest, _ *Options) { p.Draft = true }, ExcludedDraft},
+		{"draft included", func(p *pr.PullRequest, o *Options) { p.Draft = true; o.IncludeDrafts = true }, ""},
+		{"fork excluded by default", func(p *pr.PullRequest, _ *Options) { p.HeadRepo = pr.Repo{Owner: "mallory", Name: "backend"} }, ExcludedFork},
+		{"deleted fork excluded", func(p *pr.PullRequest, _ *Options) { p.HeadRepo = pr.Repo{} }, ExcludedFork},
+		{"fork included", func(p *pr.PullRequest, o *Options) {
+			p.HeadRepo = pr.Repo{Owner: "mallory", Name: "backend"}
+			o.IncludeForks = true
+		}, ""},
+		{"bot kept by default", func(p *pr.PullRequest, _ *Options) { p.AuthorIsBot = true }, ""},
+		{"bot excluded", func(p *pr.PullRequest, o *Options) { p.AuthorIsBot = true; o.ExcludeBots = true }, ExcludedBot},
+		{"expired exactly at expiry", func(_ *pr.PullRequest, o *Options) { o.Now = t0.Add(71 * time.Hour) }, ExcludedExpired},
+		{"alive one second before", func(_ *pr.PullRequest, o *Options) { o.Now = t0.Add(71*time.Hour - time.Second) }, ""},
+		{"re-labelling revives", func(p *pr.PullRequest, o *Options) {
+			o.Now = t0.Add(100 * time.Hour)
+			p.LabeledAt["preview"] = t0.Add(99 * time.Hour)
+		}, ""},
+		{"a push revives", func(p *pr.PullRequest, o *Options) {
+			o.Now = t0.Add(100 * time.Hour)
+			p.HeadCommittedAt = t0.Add(90 * time.Hour)
+		}, ""},
+		{"short TTL", func(_ *pr.PullRequest, o *Options) { o.TTL = 30 * time.Minute }, ExcludedExpired},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, o := basePR(), baseOptions()
+			tc.mutate(&p, &o)
+			ok, why := Decide(p, o)
+			if why != tc.want || ok != (tc.want == "") {
+				t.Errorf("Decide = %v, %q; want %q", ok, why, tc.want)
+			}
+		})
+	}
+}
+
+func TestBuildFiltersAndSorts(t *testing.T) {
+	t.Parallel()
+	mk := func(owner, repo string, n int, labels ...string) pr.PullRequest {
+		p := basePR()
+		p.Repo, p.HeadRepo, p.Number, p.Labels, p.HTMLURL = pr.Repo{Owner: owner, Name: repo}, pr.Repo{Owner: owner, Name: repo}, n, labels, ""
+		return p
+	}
+	in := []pr.PullRequest{
+		mk("acme", "frontend", 3, "preview"),
+		mk("acme", "backend", 20, "preview"),
+		mk("acme", "backend", 4, "bug"),
+		mk("acme", "backend", 5, "preview"),
+	}
+	out, err := Build(in, baseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range out {
+		got = append(got, m["repository"]+"#"+m["number"]+" "+m["pr_url"])
+	}
+	want := []string{
+		"acme/backend#5 https://github.com/acme/backend/pull/5",
+		"acme/backend#20 https://github.com/acme/backend/pull/20",
+		"acme/frontend#3 https://github.com/acme/frontend/pull/3",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Build order = %q, want %q", got, want)
+	}
+	empty, err := Build(nil, baseOptions())
+	if err != nil || empty == nil || len(empty) != 0 {
+		t.Errorf("Build(nil) = %#v, %v; want a non-nil empty list", empty, err)
+	}
+}
+
+func TestImageTemplate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, registry, tmpl, want, wantErr string
+	}{
+		{"default", "ghcr.io/{owner}", "{registry}/{repo}:pr-{number}-{head_short_sha}", "ghcr.io/acme/backend:pr-12-1a2b3c4", ""},
+		{"owner lowercased", "ghcr.io/{owner}", "{registry}/{repo}:{head_sha}", "ghcr.io/acme/backend:1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b", ""},
+		{"branch tag", "registry.local:5000", "{registry}/{owner}-{repo}:{branch_slug}", "registry.local:5000/acme-backend:feature-login", ""},
+		{"unknown placeholder", "r", "{registry}/{repository}:x", "", "unknown placeholder {repository}"},
+		{"unclosed", "r", "{registry/x", "", "unclosed '{'"},
+		{"stray close", "r", "registry}/x", "", "unmatched '}'"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := basePR()
+			p.Repo.Owner = "ACME"
+			o := baseOptions()
+			o.Registry, o.ImageTemplate = tc.registry, tc.tmpl
+			m, err := For(p, o)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m["image"] != tc.want {
+				t.Errorf("image = %q, want %q", m["image"], tc.want)
+			}
+		})
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]string{
+		72 * time.Hour: "72h", 90 * time.Minute: "1h30m", 45 * time.Second: "45s", 30 * time.Minute: "30m", time.Hour + time.Second: "1h0m1s",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
