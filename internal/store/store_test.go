@@ -271,8 +271,12 @@ func TestGenerationChangesOnlyWithData(t *testing.T) {
 	l.set("acme/backend", nil, 1)
 	s := New(l, Config{})
 	ctx := context.Background()
+	r0, _ := s.Get(ctx, []pr.Repo{backend}, "preview") // cold: listed inside Get
 	r1, _ := s.Get(ctx, []pr.Repo{backend}, "preview")
 	r2, _ := s.Get(ctx, []pr.Repo{backend}, "preview")
+	if r0.Generation == r1.Generation {
+		t.Fatalf("a cold Get must report the generation from before its listing, got %d twice", r0.Generation)
+	}
 	if r1.Generation != r2.Generation {
 		t.Fatalf("generation moved without a listing: %d -> %d", r1.Generation, r2.Generation)
 	}
