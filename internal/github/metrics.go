@@ -1,0 +1,39 @@
+package github
+
+import "time"
+
+// Metrics receives request and rate-limit observations. The server's
+// Prometheus collectors implement it; it may be nil in Config.
+type Metrics interface {
+	// GitHubRequest counts one API call. endpoint is one of "pulls.list",
+	// "issues.events", "commits.get", "contents.get"; outcome is one of
+	// "ok", "not_modified", "not_found", "forbidden", "rate_limited",
+	// "error". A call refused locally because of a known rate limit counts
+	// as "rate_limited" without reaching GitHub.
+	GitHubRequest(endpoint, outcome string)
+	// GitHubRateLimit reports the rate-limit headers of the last response.
+	GitHubRateLimit(remaining, limit int, reset time.Time)
+}
+
+// Endpoint names passed to Metrics.GitHubRequest.
+const (
+	EndpointPullsList   = "pulls.list"
+	EndpointIssueEvents = "issues.events"
+	EndpointCommitGet   = "commits.get"
+	EndpointContentsGet = "contents.get"
+)
+
+// Outcomes passed to Metrics.GitHubRequest.
+const (
+	OutcomeOK          = "ok"
+	OutcomeNotModified = "not_modified"
+	OutcomeNotFound    = "not_found"
+	OutcomeForbidden   = "forbidden"
+	OutcomeRateLimited = "rate_limited"
+	OutcomeError       = "error"
+)
+
+type nopMetrics struct{}
+
+func (nopMetrics) GitHubRequest(string, string)        {}
+func (nopMetrics) GitHubRateLimit(int, int, time.Time) {}
