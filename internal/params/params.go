@@ -300,3 +300,19 @@ func FormatDuration(d time.Duration) string {
 	}
 	return s
 }
+
+// NextExpiry returns the earliest expires_at among the PRs that pass
+// Decide, or the zero time if none does. Until then, and as long as the PRs
+// do not change, Build gives the same answer; a cache may rely on it.
+func NextExpiry(prs []pr.PullRequest, o Options) time.Time {
+	var next time.Time
+	for _, p := range prs {
+		if ok, _ := Decide(p, o); !ok {
+			continue
+		}
+		if e := ExpiresAt(p, o); next.IsZero() || e.Before(next) {
+			next = e
+		}
+	}
+	return next
+}

@@ -125,8 +125,9 @@ func (e *entry) covers(label string) bool {
 
 // Result is what Get returns for a set of repositories.
 type Result struct {
-	// PullRequests of every requested repository.
-	PullRequests []pr.PullRequest
+	// Lists holds the pull requests of each requested repository, in the
+	// order asked. The slices are shared: callers must not modify them.
+	Lists [][]pr.PullRequest
 	// Stale lists the repositories served from their last good listing
 	// because the latest refresh failed.
 	Stale []string
@@ -136,6 +137,19 @@ type Result struct {
 	// changes, so a caller may cache what it derives from a Result under
 	// it. It is read before the lists, so the lists are never older.
 	Generation uint64
+}
+
+// All returns every pull request of r in one new slice.
+func (r Result) All() []pr.PullRequest {
+	n := 0
+	for _, l := range r.Lists {
+		n += len(l)
+	}
+	out := make([]pr.PullRequest, 0, n)
+	for _, l := range r.Lists {
+		out = append(out, l...)
+	}
+	return out
 }
 
 // Get returns the open pull requests of repos with label times for label.
@@ -168,7 +182,7 @@ func (s *Store) Get(ctx context.Context, repos []pr.Repo, label string) (Result,
 			}
 			return Result{}, fmt.Errorf("%w: %s: %w", ErrUnavailable, r, err)
 		}
-		res.PullRequests = append(res.PullRequests, e.prs...)
+		res.Lists = append(res.Lists, e.prs)
 		if e.lastErr != nil {
 			res.Stale = append(res.Stale, e.repo.String())
 		}

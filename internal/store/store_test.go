@@ -84,7 +84,7 @@ var (
 
 func numbers(res Result) []int {
 	var out []int
-	for _, p := range res.PullRequests {
+	for _, p := range res.All() {
 		out = append(out, p.Number)
 	}
 	return out
@@ -99,8 +99,8 @@ func TestColdFailureIsUnavailableNotEmpty(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, errBoom) {
 		t.Fatalf("Get error = %v, want ErrUnavailable wrapping the cause", err)
 	}
-	if res.PullRequests != nil {
-		t.Fatalf("Get returned %v with an error", res.PullRequests)
+	if res.Lists != nil {
+		t.Fatalf("Get returned %v with an error", res.Lists)
 	}
 	if s.Ready() {
 		t.Error("Ready before any successful listing")

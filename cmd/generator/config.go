@@ -1,0 +1,276 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/preview-generator/preview-generator/internal/params"
+	"github.com/preview-generator/preview-generator/internal/pr"
+)
+
+// demoToken is the plugin token --demo falls back to when none is given.
+const demoToken = "demo-token"
+
+// config is everything `generator serve` is told. Secrets are read from
+// files or the environment and never printed: String masks them.
+type config struct {
+	Listen string
+
+	PluginToken     string
+	PluginTokenFile string
+
+	GitHubURL            string
+	GitHubToken          string
+	GitHubTokenFile      string
+	GitHubAppID          int64
+	GitHubInstallationID int64
+	GitHubAppKeyFile     string
+	GitHubTimeout        time.Duration
+
+	Repos          string
+	ResyncInterval time.Duration
+	Label          string
+	DefaultTTL     time.Duration
+	MaxTTL         time.Duration
+	Domain         string
+	Registry       string
+	ImageTemplate  string
+	AllowForks     bool
+	SeedVersion    string
+	SizeProfile    string
+	SizeProfiles   string
+
+	Demo    bool
+	PRsFile string
+
+	LogFormat string
+	LogLevel  string
+
+	// Resolved by load.
+	token        []byte
+	githubToken  string
+	githubAppKey []byte
+	allowed      []pr.Repo
+}
+
+// envName is the environment fallback of a flag: PREVIEW_<FLAG>.
+func envName(flagName string) string {
+	return "PREVIEW_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (c *config) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", ":8080", "address to serve HTTP on")
+	fs.StringVar(&c.PluginToken, "plugin-token", "", "bearer token Argo CD sends (prefer --plugin-token-file)")
+	fs.StringVar(&c.PluginTokenFile, "plugin-token-file", "", "file holding the bearer token Argo CD sends")
+	fs.StringVar(&c.GitHubURL, "github-url", "https://api.github.com/", "GitHub API base URL (Enterprise: https://HOST/api/v3/)")
+	fs.StringVar(&c.GitHubToken, "github-token", "", "GitHub token (prefer --github-token-file)")
+	fs.StringVar(&c.GitHubTokenFile, "github-token-file", "", "file holding a GitHub token")
+	fs.Int64Var(&c.GitHubAppID, "github-app-id", 0, "GitHub App ID (with --github-app-installation-id and --github-app-key-file)")
+	fs.Int64Var(&c.GitHubInstallationID, "github-app-installation-id", 0, "GitHub App installation ID")
+	fs.StringVar(&c.GitHubAppKeyFile, "github-app-key-file", "", "file holding the GitHub App private key (PEM)")
+	fs.DurationVar(&c.GitHubTimeout, "github-timeout", 10*time.Second, "timeout of one GitHub request")
+	fs.StringVar(&c.Repos, "repos", "", "comma-separated allow-list of owner/repo the ApplicationSets may ask for")
+	fs.DurationVar(&c.ResyncInterval, "resync-interval", 30*time.Second, "how often every repository is refreshed from GitHub")
+	fs.StringVar(&c.Label, "label", "preview", "default label that asks for a preview")
+	fs.DurationVar(&c.DefaultTTL, "default-ttl", 72*time.Hour, "default time a preview lives after its last activity")
+	fs.DurationVar(&c.MaxTTL, "max-ttl", 168*time.Hour, "largest TTL an ApplicationSet may ask for")
+	fs.StringVar(&c.Domain, "domain", "preview.example.com", "DNS zone under which previews get hosts")
+	fs.StringVar(&c.Registry, "registry", "ghcr.io/{owner}", "default image registry (template)")
+	fs.StringVar(&c.ImageTemplate, "image-template", "{registry}/{repo}:pr-{number}-{head_short_sha}", "default image template")
+	fs.BoolVar(&c.AllowForks, "allow-forks", false, "let ApplicationSets include PRs from forks (includeForks: true)")
+	fs.StringVar(&c.SeedVersion, "seed-version", "v1", "default seed image tag")
+	fs.StringVar(&c.SizeProfile, "size-profile", "small", "default size profile")
+	fs.StringVar(&c.SizeProfiles, "size-profiles", "small,medium,large", "size profiles an ApplicationSet may choose")
+	fs.BoolVar(&c.Demo, "demo", false, "serve the embedded demo pull requests; no GitHub")
+	fs.StringVar(&c.PRsFile, "prs-file", "", "serve pull requests from this YAML file; no GitHub")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// parseConfig parses args, then fills every flag not given on the command
+// line from its PREVIEW_ environment variable, then validates.
+func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*config, error) {
+	c := &config{}
+	c.flags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s (for --%s): %w", envName(f.Name), f.Name, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// load validates c and reads its secret files. Every error names its flag.
+func (c *config) load(readFile func(string) ([]byte, error)) error {
+	var errs []error
+	bad := func(flagName, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("--%s: %s", flagName, fmt.Sprintf(format, a...)))
+	}
+	secret := func(value, file, valueFlag, fileFlag string) string {
+		if value != "" && file != "" {
+			bad(fileFlag, "give --%s or --%s, not both", valueFlag, fileFlag)
+			return ""
+		}
+		if file == "" {
+			return value
+		}
+		b, err := readFile(file)
+		if err != nil {
+			bad(fileFlag, "%v", err)
+			return ""
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "" {
+			bad(fileFlag, "%s is empty", file)
+		}
+		return s
+	}
+
+	c.token = []byte(secret(c.PluginToken, c.PluginTokenFile, "plugin-token", "plugin-token-file"))
+	offline := c.Demo || c.PRsFile != ""
+	if c.Demo && c.PRsFile != "" {
+		bad("prs-file", "give --demo or --prs-file, not both")
+	}
+	if len(c.token) == 0 && c.PluginToken == "" && c.PluginTokenFile == "" {
+		if c.Demo {
+			c.token = []byte(demoToken)
+		} else {
+			bad("plugin-token-file", "required: the bearer token Argo CD sends (or --plugin-token / %s)", envName("plugin-token"))
+		}
+	}
+	if len(c.token) > 0 && len(c.token) < 16 && !c.Demo {
+		bad("plugin-token-file", "token is %d characters; use at least 16 (openssl rand -hex 32)", len(c.token))
+	}
+
+	if !offline {
+		c.githubToken = secret(c.GitHubToken, c.GitHubTokenFile, "github-token", "github-token-file")
+		app := c.GitHubAppID != 0 || c.GitHubInstallationID != 0 || c.GitHubAppKeyFile != ""
+		switch {
+		case app && c.githubToken != "":
+			bad("github-app-id", "give a GitHub token or a GitHub App, not both")
+		case app:
+			if c.GitHubAppID <= 0 {
+				bad("github-app-id", "required with a GitHub App")
+			}
+			if c.GitHubInstallationID <= 0 {
+				bad("github-app-installation-id", "required with a GitHub App")
+			}
+			if c.GitHubAppKeyFile == "" {
+				bad("github-app-key-file", "required with a GitHub App")
+			} else if b, err := readFile(c.GitHubAppKeyFile); err != nil {
+				bad("github-app-key-file", "%v", err)
+			} else {
+				c.githubAppKey = b
+			}
+		case c.githubToken == "" && len(errs) == 0:
+			bad("github-token-file", "required: a GitHub token or a GitHub App (or --demo / --prs-file to run without GitHub)")
+		}
+		if !strings.HasPrefix(c.GitHubURL, "https://") && !strings.HasPrefix(c.GitHubURL, "http://") {
+			bad("github-url", "%q is not an http(s) URL", c.GitHubURL)
+		}
+		if strings.TrimSpace(c.Repos) == "" {
+			bad("repos", "required: the owner/repo list ApplicationSets may ask for")
+		}
+	}
+	for _, s := range strings.Split(c.Repos, ",") {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		r, err := pr.ParseRepo(s)
+		if err != nil {
+			bad("repos", "%v", err)
+			continue
+		}
+		c.allowed = append(c.allowed, r)
+	}
+	if c.ResyncInterval < time.Second {
+		bad("resync-interval", "%s is below 1s", c.ResyncInterval)
+	}
+	if c.GitHubTimeout <= 0 {
+		bad("github-timeout", "must be positive")
+	}
+	if strings.TrimSpace(c.Label) == "" {
+		bad("label", "must not be empty")
+	}
+	if c.DefaultTTL <= 0 {
+		bad("default-ttl", "must be positive")
+	}
+	if c.MaxTTL < c.DefaultTTL {
+		bad("max-ttl", "%s is below --default-ttl %s", c.MaxTTL, c.DefaultTTL)
+	}
+	if err := params.CheckTemplate(c.Registry); err != nil {
+		bad("registry", "%v", err)
+	}
+	if err := params.CheckTemplate(c.ImageTemplate); err != nil {
+		bad("image-template", "%v", err)
+	}
+	if c.Domain == "" || strings.ToLower(c.Domain) != c.Domain || strings.ContainsAny(c.Domain, "/: ") {
+		bad("domain", "%q is not a lower-case DNS name", c.Domain)
+	}
+	if !contains(splitList(c.SizeProfiles), c.SizeProfile) {
+		bad("size-profile", "%q is not one of --size-profiles %q", c.SizeProfile, c.SizeProfiles)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		bad("log-format", "%q: want json or text", c.LogFormat)
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		bad("log-level", "%v", err)
+	}
+	return errors.Join(errs...)
+}
+
+// String prints the configuration with every secret masked.
+func (c *config) String() string {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "*****"
+	}
+	return fmt.Sprintf("listen=%s plugin-token=%s plugin-token-file=%s github-url=%s github-token=%s github-token-file=%s "+
+		"github-app-id=%d github-app-installation-id=%d github-app-key-file=%s repos=%s resync-interval=%s label=%s "+
+		"default-ttl=%s max-ttl=%s domain=%s registry=%s image-template=%s allow-forks=%t demo=%t prs-file=%s",
+		c.Listen, mask(c.PluginToken), c.PluginTokenFile, c.GitHubURL, mask(c.GitHubToken), c.GitHubTokenFile,
+		c.GitHubAppID, c.GitHubInstallationID, c.GitHubAppKeyFile, c.Repos, c.ResyncInterval, c.Label,
+		c.DefaultTTL, c.MaxTTL, c.Domain, c.Registry, c.ImageTemplate, c.AllowForks, c.Demo, c.PRsFile)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+

@@ -1,0 +1,153 @@
+// Package metrics defines the generator's Prometheus collectors. One
+// *Metrics implements the small observer interfaces that internal/github,
+// internal/store and internal/server declare, so those packages never import
+// Prometheus themselves.
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+const ns = "preview_generator"
+
+// Metrics holds every collector, registered on its own registry.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	httpRequests   *prometheus.CounterVec
+	httpDuration   *prometheus.HistogramVec
+	githubRequests *prometheus.CounterVec
+	rateRemaining  prometheus.Gauge
+	rateLimit      prometheus.Gauge
+	rateReset      prometheus.Gauge
+	syncs          *prometheus.CounterVec
+	syncDuration   prometheus.Histogram
+	lastSync       *prometheus.GaugeVec
+	stale          *prometheus.GaugeVec
+	staleResponses prometheus.Counter
+	livePreviews   *prometheus.GaugeVec
+	paramErrors    *prometheus.CounterVec
+}
+
+// New creates and registers the collectors, plus the Go and process ones.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "http_requests_total",
+			Help: "HTTP requests served, by route and status code.",
+		}, []string{"route", "code"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Name: "http_request_duration_seconds",
+			Help:    "HTTP request latency, by route and status code.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "code"}),
+		githubRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "github_requests_total",
+			Help: "GitHub API requests, by endpoint and outcome (ok, not_modified, not_found, forbidden, rate_limited, error).",
+		}, []string{"endpoint", "outcome"}),
+		rateRemaining: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "github_rate_limit_remaining",
+			Help: "Requests left in the current GitHub rate-limit window (X-RateLimit-Remaining).",
+		}),
+		rateLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "github_rate_limit",
+			Help: "Size of the GitHub rate-limit window (X-RateLimit-Limit).",
+		}),
+		rateReset: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "github_rate_limit_reset_timestamp_seconds",
+			Help: "When the GitHub rate-limit window resets (X-RateLimit-Reset).",
+		}),
+		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "syncs_total",
+			Help: "Refreshes of a repository's pull requests, by repo and result (success, error).",
+		}, []string{"repo", "result"}),
+		syncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Name: "sync_duration_seconds",
+			Help:    "Time to refresh one repository.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12),
+		}),
+		lastSync: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "last_successful_sync_timestamp_seconds",
+			Help: "When each repository was last refreshed successfully.",
+		}, []string{"repo"}),
+		stale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "stale",
+			Help: "1 while a repository is served from its last good list because refreshes fail.",
+		}, []string{"repo"}),
+		staleResponses: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "stale_responses_total",
+			Help: "getparams answers served from a last good list while GitHub fails.",
+		}),
+		livePreviews: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "live_previews",
+			Help: "Previews in the latest getparams answer, by repo.",
+		}, []string{"repo"}),
+		paramErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "getparams_errors_total",
+			Help: "getparams requests answered with an error, by reason (bad_input, unauthorized, forbidden, unavailable, internal).",
+		}, []string{"reason"}),
+	}
+	m.Registry.MustRegister(
+		m.httpRequests, m.httpDuration, m.githubRequests, m.rateRemaining, m.rateLimit, m.rateReset,
+		m.syncs, m.syncDuration, m.lastSync, m.stale, m.staleResponses, m.livePreviews, m.paramErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// HTTPRequest records one served request.
+func (m *Metrics) HTTPRequest(route string, code int, took time.Duration) {
+	c := strconv.Itoa(code)
+	m.httpRequests.WithLabelValues(route, c).Inc()
+	m.httpDuration.WithLabelValues(route, c).Observe(took.Seconds())
+}
+
+// GitHubRequest records one GitHub API call.
+func (m *Metrics) GitHubRequest(endpoint, outcome string) {
+	m.githubRequests.WithLabelValues(endpoint, outcome).Inc()
+}
+
+// GitHubRateLimit records the last rate-limit headers seen.
+func (m *Metrics) GitHubRateLimit(remaining, limit int, reset time.Time) {
+	m.rateRemaining.Set(float64(remaining))
+	m.rateLimit.Set(float64(limit))
+	if !reset.IsZero() {
+		m.rateReset.Set(float64(reset.Unix()))
+	}
+}
+
+// SyncDone records one repository refresh.
+func (m *Metrics) SyncDone(repo string, err error, took time.Duration) {
+	m.syncDuration.Observe(took.Seconds())
+	if err != nil {
+		m.syncs.WithLabelValues(repo, "error").Inc()
+		return
+	}
+	m.syncs.WithLabelValues(repo, "success").Inc()
+	m.lastSync.WithLabelValues(repo).SetToCurrentTime()
+}
+
+// Stale records whether repo is served from an outdated list.
+func (m *Metrics) Stale(repo string, stale bool) {
+	v := 0.0
+	if stale {
+		v = 1
+	}
+	m.stale.WithLabelValues(repo).Set(v)
+}
+
+// StaleResponse counts one answer served from a last good list.
+func (m *Metrics) StaleResponse() { m.staleResponses.Inc() }
+
+// LivePreviews records the number of previews answered for repo.
+func (m *Metrics) LivePreviews(repo string, n int) {
+	m.livePreviews.WithLabelValues(repo).Set(float64(n))
+}
+
+// ParamsError counts a getparams error by reason.
+func (m *Metrics) ParamsError(reason string) { m.paramErrors.WithLabelValues(reason).Inc() }

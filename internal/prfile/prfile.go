@@ -1,0 +1,202 @@
+// Package prfile is a pull-request source read from a YAML file instead of
+// GitHub: the embedded demo and local experiments use it. The file is read
+// again on every listing, so editing it changes the answer at the next
+// resync, as a change on GitHub would.
+package prfile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/preview-generator/preview-generator/internal/pr"
+)
+
+// File is the document layout:
+//
+//	pullRequests:
+//	  - repository: acme/backend
+//	    number: 1
+//	    title: Add login
+//	    author: octocat
+//	    labels: [preview]
+//	    headBranch: feature/login
+//	    baseBranch: main
+//	    headSHA: 1a2b3c4d5e6f...
+//	    headRepository: acme/backend   # default: repository; another repo means a fork
+//	    draft: false
+//	    bot: false
+//	    headCommitted: 2h              # "ago" duration, or an RFC 3339 time
+//	    labeled: {preview: 1h}         # label -> "ago" duration or RFC 3339 time
+type File struct {
+	PullRequests []Entry `yaml:"pullRequests"`
+}
+
+// Entry is one pull request in a File.
+type Entry struct {
+	Repository     string            `yaml:"repository"`
+	Number         int               `yaml:"number"`
+	Title          string            `yaml:"title"`
+	Author         string            `yaml:"author"`
+	Bot            bool              `yaml:"bot"`
+	Draft          bool              `yaml:"draft"`
+	Labels         []string          `yaml:"labels"`
+	HeadBranch     string            `yaml:"headBranch"`
+	BaseBranch     string            `yaml:"baseBranch"`
+	HeadSHA        string            `yaml:"headSHA"`
+	HeadRepository string            `yaml:"headRepository"`
+	Created        string            `yaml:"created"`
+	HeadCommitted  string            `yaml:"headCommitted"`
+	Labeled        map[string]string `yaml:"labeled"`
+}
+
+// Parse decodes a File strictly (unknown fields are errors naming the line)
+// and resolves relative times against now.
+func Parse(data []byte, now time.Time) ([]pr.PullRequest, error) {
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("decoding pull request file: %w", err)
+	}
+	out := make([]pr.PullRequest, 0, len(f.PullRequests))
+	seen := map[string]bool{}
+	for i, e := range f.PullRequests {
+		p, err := e.toPR(now)
+		if err != nil {
+			return nil, fmt.Errorf("pullRequests[%d]: %w", i, err)
+		}
+		id := fmt.Sprintf("%s#%d", p.Repo.Key(), p.Number)
+		if seen[id] {
+			return nil, fmt.Errorf("pullRequests[%d]: %s#%d listed twice", i, p.Repo, p.Number)
+		}
+		seen[id] = true
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func (e Entry) toPR(now time.Time) (pr.PullRequest, error) {
+	repo, err := pr.ParseRepo(e.Repository)
+	if err != nil {
+		return pr.PullRequest{}, fmt.Errorf("repository: %w", err)
+	}
+	if e.Number <= 0 {
+		return pr.PullRequest{}, fmt.Errorf("number: must be a positive integer, got %d", e.Number)
+	}
+	if len(e.HeadSHA) < 7 || strings.Trim(strings.ToLower(e.HeadSHA), "0123456789abcdef") != "" {
+		return pr.PullRequest{}, fmt.Errorf("headSHA: %q is not a hex commit SHA", e.HeadSHA)
+	}
+	head := repo
+	if e.HeadRepository != "" {
+		if head, err = pr.ParseRepo(e.HeadRepository); err != nil {
+			return pr.PullRequest{}, fmt.Errorf("headRepository: %w", err)
+		}
+	}
+	p := pr.PullRequest{
+		Repo: repo, Number: e.Number, Title: e.Title, Author: e.Author, AuthorIsBot: e.Bot, Draft: e.Draft,
+		Labels: e.Labels, HeadBranch: e.HeadBranch, BaseBranch: e.BaseBranch, HeadSHA: strings.ToLower(e.HeadSHA),
+		HeadRepo: head, HTMLURL: fmt.Sprintf("https://github.com/%s/pull/%d", repo, e.Number),
+	}
+	if p.BaseBranch == "" {
+		p.BaseBranch = "main"
+	}
+	if p.CreatedAt, err = when(e.Created, now); err != nil {
+		return pr.PullRequest{}, fmt.Errorf("created: %w", err)
+	}
+	if p.HeadCommittedAt, err = when(e.HeadCommitted, now); err != nil {
+		return pr.PullRequest{}, fmt.Errorf("headCommitted: %w", err)
+	}
+	if len(e.Labeled) > 0 {
+		p.LabeledAt = make(map[string]time.Time, len(e.Labeled))
+		for l, v := range e.Labeled {
+			if p.LabeledAt[l], err = when(v, now); err != nil {
+				return pr.PullRequest{}, fmt.Errorf("labeled.%s: %w", l, err)
+			}
+		}
+	}
+	return p, nil
+}
+
+// when parses "" (unknown), an "ago" duration such as 90m, or RFC 3339.
+func when(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d).UTC().Truncate(time.Second), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither a duration ago (2h) nor an RFC 3339 time", s)
+	}
+	return t.UTC(), nil
+}
+
+// Source lists pull requests from a file, or from fixed bytes.
+type Source struct {
+	path string
+	data []byte
+	now  func() time.Time
+}
+
+// NewFile returns a Source that reads path at every listing.
+func NewFile(path string) *Source { return &Source{path: path, now: time.Now} }
+
+// NewBytes returns a Source over fixed content (the embedded demo).
+func NewBytes(data []byte) *Source { return &Source{data: data, now: time.Now} }
+
+// Repos returns the repositories the file mentions, in first-seen order.
+func (s *Source) Repos() ([]pr.Repo, error) {
+	prs, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	var out []pr.Repo
+	seen := map[string]bool{}
+	for _, p := range prs {
+		if !seen[p.Repo.Key()] {
+			seen[p.Repo.Key()] = true
+			out = append(out, p.Repo)
+		}
+	}
+	return out, nil
+}
+
+func (s *Source) load() ([]pr.PullRequest, error) {
+	data := s.data
+	if s.path != "" {
+		var err error
+		if data, err = os.ReadFile(s.path); err != nil {
+			return nil, fmt.Errorf("reading pull request file: %w", err)
+		}
+	}
+	prs, err := Parse(data, s.now())
+	if err != nil && s.path != "" {
+		return nil, fmt.Errorf("%s: %w", s.path, err)
+	}
+	return prs, err
+}
+
+// ListOpenPullRequests returns the file's pull requests of repo. The labels
+// argument is ignored: the file carries every label time it has.
+func (s *Source) ListOpenPullRequests(_ context.Context, repo pr.Repo, _ []string) ([]pr.PullRequest, error) {
+	prs, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	out := []pr.PullRequest{}
+	for _, p := range prs {
+		if p.Repo.Key() == repo.Key() {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,333 @@
+// Package server is the HTTP face of the generator: Argo CD's plugin
+// generator endpoint (POST /api/v1/getparams.execute), health, readiness and
+// metrics. It validates and bounds every request, and never answers an empty
+// parameter list when the true answer is unknown.
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/preview-generator/preview-generator/internal/params"
+	"github.com/preview-generator/preview-generator/internal/pr"
+	"github.com/preview-generator/preview-generator/internal/store"
+)
+
+// Routes.
+const (
+	RouteGetParams = "/api/v1/getparams.execute"
+	RouteHealthz   = "/healthz"
+	RouteReadyz    = "/readyz"
+	RouteMetrics   = "/metrics"
+)
+
+// MaxBodyBytes bounds a getparams request body.
+const MaxBodyBytes = 1 << 20
+
+// Source answers which pull requests are open. *store.Store implements it.
+type Source interface {
+	Get(ctx context.Context, repos []pr.Repo, label string) (store.Result, error)
+	Ready() bool
+}
+
+// Metrics receives what the server observes. *metrics.Metrics implements it.
+type Metrics interface {
+	HTTPRequest(route string, code int, took time.Duration)
+	StaleResponse()
+	LivePreviews(repo string, n int)
+	ParamsError(reason string)
+}
+
+// Config wires a Server.
+type Config struct {
+	// Token is the bearer token Argo CD presents (from the plugin Secret).
+	Token    []byte
+	Defaults Defaults
+	Source   Source
+	Metrics  Metrics
+	// Gatherer serves /metrics; nil disables the route.
+	Gatherer prometheus.Gatherer
+	Logger   *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is the HTTP handler. Build it with New.
+type Server struct {
+	cfg  Config
+	echo *echo.Echo
+
+	mu    sync.Mutex
+	cache map[string]*answer
+}
+
+// answer is an encoded getparams reply, valid while the store generation is
+// unchanged and until the earliest expiry among its previews.
+type answer struct {
+	gen        uint64
+	validUntil time.Time // zero: no preview can expire
+	body       []byte
+}
+
+// maxCached bounds the answer cache: one entry per distinct input.
+const maxCached = 256
+
+// ErrorResponse is the JSON body of every error. Argo CD's plugin client
+// shows message.
+type ErrorResponse struct {
+	Message string `json:"message"`
+}
+
+// request is Argo CD's plugin request, decoded strictly.
+type request struct {
+	ApplicationSetName string               `json:"applicationSetName"`
+	Input              v1alpha1.PluginInput `json:"input"`
+}
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, cache: map[string]*answer{}}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.observe)
+	e.POST(RouteGetParams, s.getParams, s.auth)
+	e.GET(RouteHealthz, func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET(RouteReadyz, s.readyz)
+	if cfg.Gatherer != nil {
+		e.GET(RouteMetrics, echo.WrapHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
+	}
+	s.echo = e
+	return s
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+// HTTPServer returns an http.Server for addr with every timeout set.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// observe records each request's route, status and latency, and logs it.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := s.cfg.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err) // writes the response so the status below is final
+		}
+		route := c.Path()
+		if route == "" || !strings.HasPrefix(route, "/") {
+			route = "other"
+		}
+		code := c.Response().Status
+		took := s.cfg.Now().Sub(start)
+		if s.cfg.Metrics != nil {
+			s.cfg.Metrics.HTTPRequest(route, code, took)
+		}
+		level := slog.LevelDebug
+		if code >= 400 {
+			level = slog.LevelWarn
+		}
+		s.cfg.Logger.Log(c.Request().Context(), level, "http request", "method", c.Request().Method, "path", c.Request().URL.Path, "status", code, "took", took)
+		return nil
+	}
+}
+
+// errorHandler answers every error as JSON {"message": ...}.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	code, msg := http.StatusInternalServerError, "internal error"
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		code = he.Code
+		msg = fmt.Sprint(he.Message)
+		switch code {
+		case http.StatusNotFound:
+			msg = fmt.Sprintf("no route %s %s; the plugin endpoint is POST %s", c.Request().Method, c.Request().URL.Path, RouteGetParams)
+		case http.StatusMethodNotAllowed:
+			msg = fmt.Sprintf("method %s not allowed on %s", c.Request().Method, c.Request().URL.Path)
+		}
+	} else {
+		s.cfg.Logger.Error("internal error", "path", c.Request().URL.Path, "error", err)
+	}
+	_ = c.JSON(code, ErrorResponse{Message: msg})
+}
+
+// auth checks "Authorization: Bearer <token>" in constant time: 401 when
+// absent, 403 when wrong.
+func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if h == "" || !ok || token == "" {
+			s.paramsError("unauthorized")
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="preview-generator"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "missing bearer token: send Authorization: Bearer <token> (the plugin ConfigMap's token)")
+		}
+		if subtle.ConstantTimeCompare([]byte(token), s.cfg.Token) != 1 {
+			s.paramsError("forbidden")
+			return echo.NewHTTPError(http.StatusForbidden, "invalid bearer token")
+		}
+		return next(c)
+	}
+}
+
+func (s *Server) paramsError(reason string) {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.ParamsError(reason)
+	}
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if !s.cfg.Source.Ready() {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "not ready: waiting for the first successful sync of every repository")
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) getParams(c echo.Context) error {
+	req, err := s.decode(c.Request())
+	if err != nil {
+		return err
+	}
+	in, err := ParseInput(req.Input.Parameters, s.cfg.Defaults)
+	if err != nil {
+		s.paramsError("bad_input")
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	ctx := c.Request().Context()
+	res, err := s.cfg.Source.Get(ctx, in.Repos, in.Options.Label)
+	if err != nil {
+		s.paramsError("unavailable")
+		s.cfg.Logger.Error("getparams unavailable", "applicationSet", req.ApplicationSetName, "error", err)
+		return echo.NewHTTPError(http.StatusServiceUnavailable,
+			"the open pull requests are not known yet; refusing to answer an empty list (Argo CD keeps the existing previews): "+err.Error())
+	}
+	if len(res.Stale) > 0 {
+		if s.cfg.Metrics != nil {
+			s.cfg.Metrics.StaleResponse()
+		}
+		s.cfg.Logger.Warn("serving last good answer: GitHub refresh failing", "applicationSet", req.ApplicationSetName, "stale", res.Stale, "oldest_sync", res.OldestSync)
+	}
+	body, err := s.answer(req.Input.Parameters, in, res)
+	if err != nil {
+		s.paramsError("internal")
+		return err
+	}
+	return c.JSONBlob(http.StatusOK, body)
+}
+
+// decode reads at most MaxBodyBytes and decodes Argo CD's request strictly.
+func (s *Server) decode(r *http.Request) (request, error) {
+	var req request
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	if err != nil {
+		s.paramsError("bad_input")
+		return req, echo.NewHTTPError(http.StatusBadRequest, "reading body: "+err.Error())
+	}
+	if len(body) > MaxBodyBytes {
+		s.paramsError("bad_input")
+		return req, echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", MaxBodyBytes))
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		s.paramsError("bad_input")
+		return req, echo.NewHTTPError(http.StatusBadRequest, "malformed request body: "+err.Error()+` (want {"applicationSetName": "...", "input": {"parameters": {...}}})`)
+	}
+	if dec.More() {
+		s.paramsError("bad_input")
+		return req, echo.NewHTTPError(http.StatusBadRequest, "malformed request body: trailing data after the JSON object")
+	}
+	return req, nil
+}
+
+// answer returns the encoded reply for in, from the cache when the data and
+// the clock still give the same answer.
+func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res store.Result) ([]byte, error) {
+	keyBytes, err := json.Marshal(raw) // map keys sorted: a canonical key
+	if err != nil {
+		return nil, fmt.Errorf("encoding cache key: %w", err)
+	}
+	key := string(keyBytes)
+	now := s.cfg.Now()
+	s.mu.Lock()
+	a, ok := s.cache[key]
+	s.mu.Unlock()
+	if ok && a.gen == res.Generation && (a.validUntil.IsZero() || now.Before(a.validUntil)) {
+		return a.body, nil
+	}
+
+	o := in.Options
+	o.Now = now
+	prs := res.All()
+	maps, err := params.Build(prs, o)
+	if err != nil {
+		return nil, fmt.Errorf("building parameters: %w", err)
+	}
+	body, err := json.Marshal(reply{Output: output{Parameters: maps}})
+	if err != nil {
+		return nil, fmt.Errorf("encoding parameters: %w", err)
+	}
+	if s.cfg.Metrics != nil {
+		counts := map[string]int{}
+		for _, r := range in.Repos {
+			counts[r.String()] = 0
+		}
+		for _, m := range maps {
+			counts[m[params.KeyRepository]]++
+		}
+		for r, n := range counts {
+			s.cfg.Metrics.LivePreviews(r, n)
+		}
+	}
+	s.mu.Lock()
+	if len(s.cache) >= maxCached {
+		clear(s.cache)
+	}
+	s.cache[key] = &answer{gen: res.Generation, validUntil: params.NextExpiry(prs, o), body: body}
+	s.mu.Unlock()
+	return body, nil
+}
+
+// reply is Argo CD's plugin response: {"output": {"parameters": [...]}}.
+type reply struct {
+	Output output `json:"output"`
+}
+
+type output struct {
+	Parameters []map[string]string `json:"parameters"`
+}
