@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS migrate_test_first (id int);

@@ -1,0 +1,1 @@
+CREATE TABLE migrate_test_third (id int);
