@@ -340,8 +340,11 @@ func TestListErrors(t *testing.T) {
 		{name: "repository 403", setup: func(s *githubtest.Server) { s.SetRepoStatus("acme/backend", 403) }, wantIs: ErrForbidden},
 		{name: "bad credentials 401", setup: func(s *githubtest.Server) { s.AddRepo("acme/backend"); s.RequireToken("other") }, wantIs: ErrForbidden},
 		{
-			name:      "server error on the list",
-			setup:     func(s *githubtest.Server) { s.AddRepo("acme/backend"); s.Fail(githubtest.Failure{Kind: githubtest.ServerError, Status: 503}) },
+			name: "server error on the list",
+			setup: func(s *githubtest.Server) {
+				s.AddRepo("acme/backend")
+				s.Fail(githubtest.Failure{Kind: githubtest.ServerError, Status: 503})
+			},
 			wantNotIs: []error{ErrNotFound, ErrForbidden},
 		},
 		{

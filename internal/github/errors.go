@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v57/github"
 )
 
@@ -70,6 +71,11 @@ func classify(err error, now time.Time) error {
 			wait = defaultBackoff
 		}
 		return &RateLimitError{Reset: now.Add(wait), Secondary: true, Err: err}
+	}
+	var he *ghinstallation.HTTPError
+	if errors.As(err, &he) && he.Response != nil && he.Response.StatusCode >= 400 && he.Response.StatusCode < 500 {
+		// The installation token was refused: wrong app, key or installation.
+		return fmt.Errorf("%w: %w", ErrForbidden, err)
 	}
 	var er *gh.ErrorResponse
 	if !errors.As(err, &er) || er.Response == nil {

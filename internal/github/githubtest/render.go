@@ -70,11 +70,34 @@ func timestamp(t time.Time) any {
 }
 
 // renderer knows the public base URL of the fake ("http://host/api/v3").
+// Users and repositories, which never change, are encoded once and kept in
+// cache (owned by the Server, used under its lock): a page of 100 pull
+// requests embeds 300 users and 200 repositories.
 type renderer struct {
-	api string
+	api   string
+	cache map[string]json.RawMessage
 }
 
-func (rd renderer) user(login string) object {
+func (rd renderer) cached(key string, build func() object) json.RawMessage {
+	key = rd.api + " " + key
+	if b, ok := rd.cache[key]; ok {
+		return b
+	}
+	b, err := json.Marshal(build())
+	if err != nil {
+		panic(fmt.Sprintf("githubtest: encoding %s: %v", key, err))
+	}
+	if rd.cache != nil {
+		rd.cache[key] = b
+	}
+	return b
+}
+
+func (rd renderer) user(login string) json.RawMessage {
+	return rd.cached("user "+login, func() object { return rd.buildUser(login) })
+}
+
+func (rd renderer) buildUser(login string) object {
 	u := fixture("simple-user")
 	bot := strings.HasSuffix(login, "[bot]")
 	u["login"] = login
@@ -98,7 +121,13 @@ func idOf(s string) int64 {
 	return v
 }
 
-func (rd renderer) repository(id int64, owner, name string, fork bool) object {
+func (rd renderer) repository(id int64, owner, name string, fork bool) json.RawMessage {
+	return rd.cached(fmt.Sprintf("repo %d %s/%s %v", id, owner, name, fork), func() object {
+		return rd.buildRepository(id, owner, name, fork)
+	})
+}
+
+func (rd renderer) buildRepository(id int64, owner, name string, fork bool) object {
 	r := fixture("repository")
 	full := owner + "/" + name
 	r["id"] = id

@@ -119,6 +119,7 @@ type Server struct {
 	counts        map[countKey]int
 	log           []Request
 	requestSeq    int64
+	rendered      map[string]json.RawMessage
 }
 
 // New starts a fake GitHub on a loopback port. Call Close when done.
@@ -130,6 +131,7 @@ func New() *Server {
 		remaining: defaultRateLimit,
 		reset:     time.Now().Add(time.Hour).Truncate(time.Second),
 		counts:    map[countKey]int{},
+		rendered:  map[string]json.RawMessage{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Prefix+"/repos/{owner}/{repo}/pulls", s.route(RoutePullsList, s.listPulls))
@@ -337,13 +339,15 @@ func (s *Server) route(name string, fn func(*http.Request, renderer) result) htt
 				d = MaxHang
 			}
 			t := time.NewTimer(d)
+			abandoned := true
 			select {
 			case <-t.C:
+				abandoned = false
 			case <-r.Context().Done():
 			case <-s.closing:
 			}
 			t.Stop()
-			if r.Context().Err() != nil {
+			if abandoned {
 				s.mu.Lock()
 				s.recordLocked(name, r, 499) // client closed the request
 				s.mu.Unlock()
@@ -400,7 +404,7 @@ func (s *Server) serveLocked(name string, r *http.Request, fn func(*http.Request
 		}
 		return errorBody(st, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.", docsRateLimit), false
 	}
-	rd := renderer{api: "http://" + r.Host + Prefix}
+	rd := renderer{api: "http://" + r.Host + Prefix, cache: s.rendered}
 	return fn(r, rd), true
 }
 
