@@ -414,7 +414,9 @@ func TestTimeout(t *testing.T) {
 	if got := m.count("pulls.list error"); got != 1 {
 		t.Errorf("metrics pulls.list error = %d, want 1", got)
 	}
-	// The next call goes through.
+	// The next call goes through (with a timeout that survives a loaded
+	// machine).
+	c.timeout = 10 * time.Second
 	if _, err := c.ListOpenPullRequests(context.Background(), backend, nil); err != nil {
 		t.Errorf("after the hang: %v", err)
 	}
@@ -427,17 +429,19 @@ func TestRateLimits(t *testing.T) {
 		name          string
 		inject        func(*githubtest.Server)
 		wantSecondary bool
-		wantReset     func(now time.Time) (lo, hi time.Time)
+		// wantReset bounds Reset given the times just before and after the
+		// call that met the limit.
+		wantReset func(before, after time.Time) (lo, hi time.Time)
 	}{
 		{
 			name:      "primary 403",
 			inject:    func(s *githubtest.Server) { s.PrimaryRateLimit(403, reset) },
-			wantReset: func(time.Time) (time.Time, time.Time) { return reset, reset },
+			wantReset: func(_, _ time.Time) (time.Time, time.Time) { return reset, reset },
 		},
 		{
 			name:      "primary 429",
 			inject:    func(s *githubtest.Server) { s.PrimaryRateLimit(429, reset) },
-			wantReset: func(time.Time) (time.Time, time.Time) { return reset, reset },
+			wantReset: func(_, _ time.Time) (time.Time, time.Time) { return reset, reset },
 		},
 		{
 			name: "secondary 403 with Retry-After",
@@ -445,8 +449,8 @@ func TestRateLimits(t *testing.T) {
 				s.Fail(githubtest.Failure{Kind: githubtest.SecondaryRateLimit, Status: 403, RetryAfter: 90 * time.Second})
 			},
 			wantSecondary: true,
-			wantReset: func(now time.Time) (time.Time, time.Time) {
-				return now.Add(89 * time.Second), now.Add(91 * time.Second)
+			wantReset: func(before, after time.Time) (time.Time, time.Time) {
+				return before.Add(89 * time.Second), after.Add(91 * time.Second)
 			},
 		},
 		{
@@ -455,8 +459,8 @@ func TestRateLimits(t *testing.T) {
 				s.Fail(githubtest.Failure{Kind: githubtest.SecondaryRateLimit, Status: 429, RetryAfter: 120 * time.Second})
 			},
 			wantSecondary: true,
-			wantReset: func(now time.Time) (time.Time, time.Time) {
-				return now.Add(119 * time.Second), now.Add(121 * time.Second)
+			wantReset: func(before, after time.Time) (time.Time, time.Time) {
+				return before.Add(119 * time.Second), after.Add(121 * time.Second)
 			},
 		},
 	}
@@ -467,9 +471,13 @@ func TestRateLimits(t *testing.T) {
 			srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1, HeadSHA: "abc", Labels: []string{"preview"}})
 			c, m := newTestClient(t, srv)
 			tc.inject(srv)
+			before := time.Now()
+			_, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+			after := time.Now()
 			for i := range 3 {
-				now := time.Now()
-				_, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+				if i > 0 {
+					_, err = c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+				}
 				var rle *RateLimitError
 				if !errors.As(err, &rle) {
 					t.Fatalf("call %d: error %v, want a *RateLimitError", i, err)
@@ -477,7 +485,7 @@ func TestRateLimits(t *testing.T) {
 				if rle.Secondary != tc.wantSecondary {
 					t.Errorf("call %d: Secondary = %v, want %v", i, rle.Secondary, tc.wantSecondary)
 				}
-				if lo, hi := tc.wantReset(now); rle.Reset.Before(lo) || rle.Reset.After(hi) {
+				if lo, hi := tc.wantReset(before, after); rle.Reset.Before(lo) || rle.Reset.After(hi) {
 					t.Errorf("call %d: Reset = %v, want in [%v, %v]", i, rle.Reset, lo, hi)
 				}
 				if errors.Is(err, ErrForbidden) {
