@@ -62,8 +62,13 @@ type Config struct {
 	// Metrics may be nil.
 	Metrics Metrics
 	// HTTPClient supplies the base transport (tests); default
-	// http.DefaultTransport.
+	// http.DefaultTransport. Its Timeout is not used: Timeout applies.
 	HTTPClient *http.Client
+	// ETagCacheBytes bounds the memory of the conditional-request cache
+	// (list and event pages); default 64 MiB. A page of 100 pull requests
+	// from github.com is about 2 MB; when the bound is too small, pages are
+	// evicted and fetched again in full, costing rate limit.
+	ETagCacheBytes int64
 }
 
 // Client lists pull requests and reads files. It is safe for concurrent use.
@@ -150,7 +155,11 @@ func New(cfg Config) (*Client, error) {
 	default:
 		logger.Warn("no GitHub credentials: anonymous requests are limited to 60 an hour")
 	}
-	et := newETagTransport(transport, identity, etagMaxEntries, etagMaxBytes)
+	cacheBytes := cfg.ETagCacheBytes
+	if cacheBytes <= 0 {
+		cacheBytes = etagMaxBytes
+	}
+	et := newETagTransport(transport, identity, etagMaxEntries, cacheBytes)
 
 	client := gh.NewClient(&http.Client{Transport: et})
 	client.BaseURL = u
@@ -210,6 +219,7 @@ func (c *Client) call(ctx context.Context, endpoint string, cond bool, fn func(c
 // error wrapping ErrNotFound or ErrForbidden.
 func (c *Client) ListOpenPullRequests(ctx context.Context, repo pr.Repo, labels []string) ([]pr.PullRequest, error) {
 	out := []pr.PullRequest{}
+	seen := map[int]bool{} // a PR opened while paging shifts one onto the next page
 	opts := &gh.PullRequestListOptions{State: "open", ListOptions: gh.ListOptions{PerPage: perPage}}
 	for range maxPages {
 		var page []*gh.PullRequest
@@ -225,7 +235,10 @@ func (c *Client) ListOpenPullRequests(ctx context.Context, repo pr.Repo, labels 
 			return nil, fmt.Errorf("listing pull requests for %s: %w", repo, err)
 		}
 		for _, p := range page {
-			out = append(out, convert(repo, p))
+			if !seen[p.GetNumber()] {
+				seen[p.GetNumber()] = true
+				out = append(out, convert(repo, p))
+			}
 		}
 		if resp.NextPage == 0 {
 			break
@@ -244,6 +257,7 @@ func (c *Client) ListOpenPullRequests(ctx context.Context, repo pr.Repo, labels 
 	}); err != nil {
 		return nil, fmt.Errorf("listing pull requests for %s: %w", repo, err)
 	}
+	c.log.Debug("listed open pull requests", "repository", repo.String(), "count", len(out), "labelled", len(todo))
 	return out, nil
 }
 
