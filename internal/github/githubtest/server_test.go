@@ -415,3 +415,44 @@ func TestHangEndsWithTheClient(t *testing.T) {
 		t.Errorf("abandoned requests = %d, want 1", got)
 	}
 }
+
+func TestCloseAndReopen(t *testing.T) {
+	t.Parallel()
+	s := NewServer(t)
+	s.OpenPR(PullRequest{Repo: "acme/backend", Number: 1, HeadSHA: "a"})
+	s.OpenPR(PullRequest{Repo: "acme/backend", Number: 2, HeadSHA: "b"})
+	numbers := func(query string) []int {
+		t.Helper()
+		var out []int
+		for _, p := range decode[[]struct {
+			Number   int     `json:"number"`
+			ClosedAt *string `json:"closed_at"`
+		}](t, get(t, s, "/api/v3/repos/acme/backend/pulls"+query).body) {
+			out = append(out, p.Number)
+		}
+		return out
+	}
+	s.ClosePR("acme/backend", 2, t0)
+	if got := fmt.Sprint(numbers("")); got != "[1]" {
+		t.Errorf("open after closing #2: %s, want [1]", got)
+	}
+	if got := fmt.Sprint(numbers("?state=closed")); got != "[2]" {
+		t.Errorf("closed: %s, want [2]", got)
+	}
+	if got := fmt.Sprint(numbers("?state=all")); got != "[2 1]" {
+		t.Errorf("all: %s, want [2 1]", got)
+	}
+	s.ReopenPR("acme/backend", 2, t0.Add(time.Minute))
+	if got := fmt.Sprint(numbers("")); got != "[2 1]" {
+		t.Errorf("open after reopening #2: %s, want [2 1]", got)
+	}
+	var kinds []string
+	for _, e := range decode[[]struct {
+		Event string `json:"event"`
+	}](t, get(t, s, "/api/v3/repos/acme/backend/issues/2/events").body) {
+		kinds = append(kinds, e.Event)
+	}
+	if got := strings.Join(kinds, ","); got != "closed,reopened" {
+		t.Errorf("events %s, want closed,reopened", got)
+	}
+}

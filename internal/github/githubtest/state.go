@@ -277,3 +277,14 @@ func (s *Server) AddFile(repo, path, ref string, content []byte) {
 	r := s.repoLocked(repo, true)
 	r.files[fileKey{path: strings.Trim(path, "/"), ref: ref}] = slices.Clone(content)
 }
+
+// ReopenPR reopens a closed pull request at at (recording a "reopened"
+// event).
+func (s *Server) ReopenPR(repo string, number int, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pullLocked(repo, number)
+	p.state = "open"
+	p.closedAt = time.Time{}
+	s.addEventLocked(p, "reopened", "", "octocat", at)
+}
