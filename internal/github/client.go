@@ -79,7 +79,6 @@ type Client struct {
 	metrics  Metrics
 	gate     *rateGate
 	now      func() time.Time
-	etag     *etagTransport
 	commits  *lru[string, time.Time]
 	contents *lru[string, contentEntry]
 }
@@ -173,7 +172,6 @@ func New(cfg Config) (*Client, error) {
 		metrics:  metrics,
 		gate:     &rateGate{now: now},
 		now:      now,
-		etag:     et,
 		commits:  newLRU[string, time.Time](commitCacheSize, 0, nil),
 		contents: newLRU[string, contentEntry](contentsMaxItems, contentsMaxBytes, func(e contentEntry) int64 { return int64(len(e.data)) + 64 }),
 	}, nil
