@@ -35,7 +35,7 @@ const RequireEnv = "PREVIEW_REQUIRE_POSTGRES"
 const BinDirEnv = "PG_BINDIR"
 
 // ErrNotInstalled reports that no PostgreSQL server binaries were found.
-var ErrNotInstalled = errors.New("PostgreSQL server binaries (initdb, pg_ctl, postgres, psql, pg_isready) not found")
+var ErrNotInstalled = errors.New("PostgreSQL binaries (initdb, pg_ctl, postgres, psql, pg_isready, pg_dump) not found")
 
 // binaries are the programs an install must provide.
 var binaries = []string{"initdb", "pg_ctl", "postgres", "psql", "pg_isready", "pg_dump"}
