@@ -139,7 +139,8 @@ func TestAppsetsDecodeStrictly(t *testing.T) {
 	want := map[string][]string{
 		"appsets/backend.yaml":                               {"ApplicationSet/backend-previews"},
 		"appsets/frontend.yaml":                              {"ApplicationSet/frontend-previews"},
-		"appsets/plugin.yaml":                                {"ConfigMap/preview-generator", "Secret/preview-generator-plugin"},
+		"appsets/plugin-configmap.yaml":                      {"ConfigMap/preview-generator"},
+		"appsets/plugin-secret.yaml":                         {"Secret/preview-generator-plugin"},
 		"appsets/project.yaml":                               {"AppProject/previews"},
 		"appsets/notifications/argocd-notifications-cm.yaml": {"ConfigMap/argocd-notifications-cm"},
 	}
