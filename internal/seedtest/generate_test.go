@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -127,4 +128,65 @@ func copyRows(t *testing.T, sql string) map[string][]string {
 		}
 	}
 	return rows
+}
+
+// FuzzGenerate checks the generator's invariants for any seed and small
+// size: every row has its table's fields, ids count up from 1, foreign keys
+// point at existing rows, an order's products are distinct, and an item
+// costs its product's price.
+func FuzzGenerate(f *testing.F) {
+	f.Add(uint64(42), uint16(3))
+	f.Add(uint64(0), uint16(1))
+	f.Add(^uint64(0), uint16(250))
+	f.Fuzz(func(t *testing.T, seed uint64, n uint16) {
+		c := GenConfig{Seed: seed, Customers: 1 + int(n)%300}
+		var buf bytes.Buffer
+		if err := Generate(&buf, c); err != nil {
+			t.Fatal(err)
+		}
+		rows := copyRows(t, buf.String())
+		want := c.Counts()
+		price := map[string]string{}
+		for i, r := range rows["products"] {
+			f := strings.Split(r, "\t")
+			if f[0] != strconv.Itoa(i+1) {
+				t.Fatalf("product %d has id %s", i+1, f[0])
+			}
+			price[f[0]] = f[3]
+		}
+		for i, r := range rows["orders"] {
+			f := strings.Split(r, "\t")
+			id, _ := strconv.Atoi(f[0])
+			cust, err := strconv.Atoi(f[1])
+			if id != i+1 || err != nil || cust < 1 || cust > want.Customers {
+				t.Fatalf("order row %q: want id %d and a customer in 1..%d", r, i+1, want.Customers)
+			}
+			if f[3] != `\N` && f[3] <= f[2] {
+				t.Fatalf("order %d shipped %s before placed %s", id, f[3], f[2])
+			}
+		}
+		seen := map[string]bool{}
+		for _, r := range rows["order_items"] {
+			f := strings.Split(r, "\t")
+			order, _ := strconv.Atoi(f[0])
+			if order < 1 || order > want.Orders {
+				t.Fatalf("item %q: order out of range", r)
+			}
+			p, ok := price[f[1]]
+			if !ok {
+				t.Fatalf("item %q: no product %s", r, f[1])
+			}
+			if f[3] != p {
+				t.Fatalf("item %q: price %s, product costs %s", r, f[3], p)
+			}
+			if key := f[0] + "/" + f[1]; seen[key] {
+				t.Fatalf("order %s lists product %s twice", f[0], f[1])
+			} else {
+				seen[key] = true
+			}
+		}
+		if got := len(rows["order_items"]); got != want.OrderItems {
+			t.Fatalf("%d items, want %d", got, want.OrderItems)
+		}
+	})
 }

@@ -11,14 +11,11 @@ import (
 	"github.com/preview-generator/preview-generator/internal/pgtest"
 )
 
-// TestSeedV1Rows loads seed v1 with build-datadir.sh (as the image build
-// does) and checks its rows and the cluster settings baked with them.
-func TestSeedV1Rows(t *testing.T) {
-	t.Parallel()
-	in, _, pgdata := bakedV1(t)
-	s := startCopy(t, in, pgdata, pgtest.Options{})
-
-	checkQueries(t, s, s.SocketEnv("app"), []queryCase{
+// seedRows holds, per seed version (a directory seed-images/postgres/v*),
+// hand-written queries and their expected output in the database app. A new
+// seed version needs its own entry: TestSeedVersions fails without one.
+var seedRows = map[string][]queryCase{
+	"v1": {
 		{"customers", "SELECT count(*) FROM customers", "5"},
 		{"products", "SELECT count(*) FROM products", "4"},
 		{"orders", "SELECT count(*) FROM orders", "6"},
@@ -33,19 +30,60 @@ func TestSeedV1Rows(t *testing.T) {
 		{"constraints", "SELECT conname FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND contype IN ('p', 'u', 'f') ORDER BY conname",
 			"customers_email_key\ncustomers_pkey\norder_items_order_id_fkey\norder_items_pkey\norder_items_product_id_fkey\norders_customer_id_fkey\norders_pkey\nproducts_pkey\nproducts_sku_key"},
 		{"foreign keys enforced", "SELECT count(*) FROM order_items i LEFT JOIN orders o ON o.id = i.order_id WHERE o.id IS NULL", "0"},
-		{"every table analysed", "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND reltuples < 0", "0"},
-	})
+	},
+}
 
-	checkQueries(t, s, s.SocketEnv("postgres"), []queryCase{
-		{"no password baked in", "SELECT rolname, rolpassword IS NULL FROM pg_authid WHERE rolcanlogin ORDER BY rolname", "postgres|t"},
-		{"databases", "SELECT datname, pg_encoding_to_char(encoding), datcollate FROM pg_database WHERE NOT datistemplate ORDER BY datname", "app|UTF8|C.UTF-8\npostgres|UTF8|C.UTF-8"},
-		{"app owned by postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'", "postgres"},
-		{"data checksums", "SHOW data_checksums", "on"},
-		{"listen on every address", "SELECT setting FROM pg_file_settings WHERE name = 'listen_addresses'", "*"},
-		{"no build-only settings", "SELECT count(*) FROM pg_file_settings WHERE name IN ('fsync', 'full_page_writes', 'wal_level', 'synchronous_commit')", "0"},
-		{"pg_hba", "SELECT type, coalesce(address, ''), auth_method FROM pg_hba_file_rules ORDER BY line_number",
-			"local||" + in.LocalAuth() + "\nhost|0.0.0.0|scram-sha-256\nhost|::|scram-sha-256"},
-	})
+// TestSeedVersions bakes every seed version with build-datadir.sh (as the
+// image build does) and checks its rows and the cluster settings baked with
+// them.
+func TestSeedVersions(t *testing.T) {
+	t.Parallel()
+	dirs, err := filepath.Glob(filepath.Join(seedImageDir, "v*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []string
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			versions = append(versions, filepath.Base(d))
+		}
+	}
+	if len(versions) == 0 || versions[0] != "v1" {
+		t.Fatalf("seed versions %v: want v1 first", versions)
+	}
+	for _, version := range versions {
+		t.Run(version, func(t *testing.T) {
+			t.Parallel()
+			rows, ok := seedRows[version]
+			if !ok {
+				t.Fatalf("no expectations for seed %s: add hand-written rows to seedRows", version)
+			}
+			in, stage, pgdata := bakedV1(t)
+			if version != "v1" {
+				pgdata = filepath.Join(in.TempDir(t), "data")
+				if err := buildDataDir(testContext(t), in, stage, filepath.Join(stage, version), pgdata); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := startCopy(t, in, pgdata, pgtest.Options{})
+			checkQueries(t, s, s.SocketEnv("app"), append(rows,
+				queryCase{"every table analysed", "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND reltuples < 0", "0"},
+			))
+			checkQueries(t, s, s.SocketEnv("postgres"), []queryCase{
+				{"no password baked in", "SELECT rolname, rolpassword IS NULL FROM pg_authid WHERE rolcanlogin ORDER BY rolname", "postgres|t"},
+				{"databases", "SELECT datname, pg_encoding_to_char(encoding), datcollate FROM pg_database WHERE NOT datistemplate ORDER BY datname", "app|UTF8|C.UTF-8\npostgres|UTF8|C.UTF-8"},
+				{"app owned by postgres", "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'app'", "postgres"},
+				{"data checksums", "SHOW data_checksums", "on"},
+				{"listen on every address", "SELECT setting FROM pg_file_settings WHERE name = 'listen_addresses'", "*"},
+				{"no build-only settings", "SELECT count(*) FROM pg_file_settings WHERE name IN ('fsync', 'full_page_writes', 'wal_level', 'synchronous_commit')", "0"},
+				{"pg_hba", "SELECT type, coalesce(address, ''), auth_method FROM pg_hba_file_rules ORDER BY line_number",
+					"local||" + in.LocalAuth() + "\nhost|0.0.0.0|scram-sha-256\nhost|::|scram-sha-256"},
+			})
+			if _, err := os.Stat(filepath.Join(pgdata, "postmaster.opts")); !os.IsNotExist(err) {
+				t.Errorf("baked postmaster.opts (build-only options): stat: %v", err)
+			}
+		})
+	}
 }
 
 // TestMigrationsIdempotent applies the sample migrations twice with the
