@@ -45,6 +45,13 @@ const (
 	KeySeedVersion      = "seed_version"
 	KeyMigrateCommand   = "migrate_command"
 	KeySizeProfile      = "size_profile"
+
+	// Keys added by issue 3 (the overlay config); see Extend and deps.go.
+	// They are not part of For's map: Extend adds them.
+	KeyConfigError     = "config_error"
+	KeyEnv             = "env"
+	KeyDependencies    = "dependencies"
+	KeyDependencyNames = "dependency_names"
 )
 
 // ShortSHALen is the length of head_short_sha, as git's default abbreviation.
@@ -74,6 +81,13 @@ type Options struct {
 	SeedVersion    string
 	MigrateCommand string
 	SizeProfile    string
+	// Dependencies are the services this preview talks to and the preview
+	// (or staging) each should point at, sorted by Name; see
+	// ResolveDependencies. For does not use them; Extend does.
+	Dependencies []DependencyRef
+	// Env holds extra, non-secret environment variables for the app (from
+	// .preview.yaml). For does not use them; Extend does.
+	Env map[string]string
 	// Now is the instant the answer is computed for.
 	Now time.Time
 }
