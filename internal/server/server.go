@@ -6,6 +6,7 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -82,6 +83,22 @@ type answer struct {
 	gen        uint64
 	validUntil time.Time // zero: no preview can expire
 	body       []byte
+
+	gzOnce sync.Once
+	gz     []byte // body gzipped, made on first demand
+}
+
+// gzipped returns the body compressed, computing it once per answer. A
+// thousand previews are about 1 MiB of JSON and 60 KiB gzipped.
+func (a *answer) gzipped() []byte {
+	a.gzOnce.Do(func() {
+		var b bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&b, gzip.BestSpeed) // a valid level never errs
+		_, _ = zw.Write(a.body)                          // writes to a bytes.Buffer never fail
+		_ = zw.Close()
+		a.gz = b.Bytes()
+	})
+	return a.gz
 }
 
 // maxCached bounds the answer cache: one entry per distinct input.
@@ -242,12 +259,29 @@ func (s *Server) getParams(c echo.Context) error {
 		}
 		s.cfg.Logger.Warn("serving last good answer: GitHub refresh failing", "applicationSet", req.ApplicationSetName, "stale", res.Stale, "oldest_sync", res.OldestSync)
 	}
-	body, err := s.answer(req.Input.Parameters, in, res)
+	a, err := s.answer(req.Input.Parameters, in, res)
 	if err != nil {
 		s.paramsError("internal")
 		return err
 	}
-	return c.JSONBlob(http.StatusOK, body)
+	h := c.Response().Header()
+	h.Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
+	if acceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
+		h.Set(echo.HeaderContentEncoding, "gzip")
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, a.gzipped())
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, a.body)
+}
+
+// acceptsGzip reports whether an Accept-Encoding header allows gzip.
+func acceptsGzip(h string) bool {
+	for _, part := range strings.Split(h, ",") {
+		name, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			return strings.ReplaceAll(strings.TrimSpace(q), " ", "") != "q=0"
+		}
+	}
+	return false
 }
 
 // decode reads at most MaxBodyBytes and decodes Argo CD's request strictly.
@@ -277,7 +311,7 @@ func (s *Server) decode(r *http.Request) (request, error) {
 
 // answer returns the encoded reply for in, from the cache when the data and
 // the clock still give the same answer.
-func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res store.Result) ([]byte, error) {
+func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res store.Result) (*answer, error) {
 	keyBytes, err := json.Marshal(raw) // map keys sorted: a canonical key
 	if err != nil {
 		return nil, fmt.Errorf("encoding cache key: %w", err)
@@ -288,7 +322,7 @@ func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res store.Resul
 	a, ok := s.cache[key]
 	s.mu.Unlock()
 	if ok && a.gen == res.Generation && (a.validUntil.IsZero() || now.Before(a.validUntil)) {
-		return a.body, nil
+		return a, nil
 	}
 
 	o := in.Options
@@ -318,9 +352,10 @@ func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res store.Resul
 	if len(s.cache) >= maxCached {
 		clear(s.cache)
 	}
-	s.cache[key] = &answer{gen: res.Generation, validUntil: params.NextExpiry(prs, o), body: body}
+	a = &answer{gen: res.Generation, validUntil: params.NextExpiry(prs, o), body: body}
+	s.cache[key] = a
 	s.mu.Unlock()
-	return body, nil
+	return a, nil
 }
 
 // reply is Argo CD's plugin response: {"output": {"parameters": [...]}}.

@@ -2,8 +2,10 @@ package server
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -263,5 +265,35 @@ func TestEmptyAnswerIsAList(t *testing.T) {
 	rec := do(t, s, "POST", RouteGetParams, "Bearer "+testToken, body(`{"repositories":["acme/backend"]}`))
 	if rec.Code != 200 || !bytes.Equal(bytes.TrimSpace(rec.Body.Bytes()), []byte(`{"output":{"parameters":[]}}`)) {
 		t.Fatalf("known-empty answer = %d %s, want 200 with an empty list", rec.Code, rec.Body)
+	}
+}
+
+func TestGzipWhenAccepted(t *testing.T) {
+	t.Parallel()
+	s, _ := newFileServer(t)
+	plain := do(t, s, "POST", RouteGetParams, "Bearer "+testToken, body(`{"repositories":["acme/backend"]}`))
+	req := httptest.NewRequest("POST", RouteGetParams, strings.NewReader(body(`{"repositories":["acme/backend"]}`)))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Accept-Encoding", "br, gzip")
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Header().Get("Content-Encoding") != "gzip" || rec.Header().Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("gzip answer: %d %v", rec.Code, rec.Header())
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, plain.Body.Bytes()) || plain.Header().Get("Content-Encoding") != "" {
+		t.Errorf("gzipped body differs from the plain one:\n%s\n%s", got, plain.Body)
+	}
+	for h, want := range map[string]bool{"gzip": true, "gzip;q=0": false, "deflate": false, "": false, "GZIP ; q=0.5": true} {
+		if acceptsGzip(h) != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", h, !want, want)
+		}
 	}
 }

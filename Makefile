@@ -1,0 +1,46 @@
+# preview-generator — `make help` lists the targets.
+SHELL := /usr/bin/env bash
+GO ?= go
+GOLANGCI_LINT_VERSION ?= v2.6.2
+BIN := $(CURDIR)/bin
+export GOFLAGS ?= -buildvcs=false
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: demo
+demo: ## Run the generator on the embedded demo PRs (no GitHub, no cluster) on :8080.
+	$(GO) run ./cmd/generator serve --demo --log-format text
+
+.PHONY: build
+build: ## Build bin/generator.
+	$(GO) build -trimpath -o $(BIN)/generator ./cmd/generator
+
+.PHONY: test
+test: ## Run every unit test with the race detector (the README's test command).
+	$(GO) test -race ./...
+
+.PHONY: vet
+vet: ## go vet every package.
+	$(GO) vet ./...
+
+.PHONY: lint
+lint: vet ## go vet, gofmt and golangci-lint (pinned, installed into ./bin).
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	@test -x $(BIN)/golangci-lint || GOBIN=$(BIN) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	$(BIN)/golangci-lint run ./...
+
+.PHONY: bench
+bench: ## Run the Go benchmarks (figures go in docs/benchmarks.md).
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the parsers for 30s each.
+	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 30s ./internal/params
+
+.PHONY: e2e
+e2e: ## End-to-end on a real kube-apiserver and Argo CD (builds the stack once, cached outside the clone).
+	hack/e2e/run.sh
