@@ -273,4 +273,3 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
-

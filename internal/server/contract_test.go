@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -21,7 +23,7 @@ import (
 // TestArgoPluginGeneratorContract runs Argo CD's own plugin generator
 // (applicationset/generators.PluginGenerator) against the running service,
 // registered exactly as the README tells users: the ConfigMap and Secret in
-// testdata/argocd-plugin.yaml.
+// appsets/.
 func TestArgoPluginGeneratorContract(t *testing.T) {
 	t.Parallel()
 	s, _ := newFileServer(t)
@@ -102,40 +104,37 @@ func TestArgoPluginClientSeesInputErrors(t *testing.T) {
 	}
 }
 
-// loadPluginRegistration reads the ConfigMap and Secret users apply and
-// points them at baseURL with token.
+// loadPluginRegistration reads the ConfigMap and Secret users apply
+// (appsets/plugin-configmap.yaml and appsets/plugin-secret.yaml), points
+// the ConfigMap at baseURL and puts token under the key it references.
 func loadPluginRegistration(t *testing.T, baseURL, token string) []client.Object {
 	t.Helper()
-	data, err := os.ReadFile("testdata/argocd-plugin.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []client.Object
-	for _, doc := range strings.Split(string(data), "\n---\n") {
-		var probe struct{ Kind string }
-		if err := yaml.Unmarshal([]byte(doc), &probe); err != nil {
+	var cm corev1.ConfigMap
+	var sec corev1.Secret
+	for file, obj := range map[string]any{"plugin-configmap.yaml": &cm, "plugin-secret.yaml": &sec} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "appsets", file))
+		if err != nil {
 			t.Fatal(err)
 		}
-		switch probe.Kind {
-		case "ConfigMap":
-			var cm corev1.ConfigMap
-			if err := yaml.UnmarshalStrict([]byte(doc), &cm); err != nil {
-				t.Fatal(err)
-			}
-			cm.Data["baseUrl"] = baseURL
-			out = append(out, &cm)
-		case "Secret":
-			var s corev1.Secret
-			if err := yaml.UnmarshalStrict([]byte(doc), &s); err != nil {
-				t.Fatal(err)
-			}
-			if s.Labels["app.kubernetes.io/part-of"] != "argocd" {
-				t.Fatal("the plugin Secret lacks the label app.kubernetes.io/part-of: argocd")
-			}
-			s.StringData = nil
-			s.Data = map[string][]byte{"plugin.preview-generator.token": []byte(token)}
-			out = append(out, &s)
+		if err := yaml.UnmarshalStrict(data, obj); err != nil {
+			t.Fatalf("%s: %v", file, err)
 		}
 	}
-	return out
+	for _, o := range []metav1.Object{&cm, &sec} {
+		if o.GetLabels()["app.kubernetes.io/part-of"] != "argocd" {
+			t.Fatalf("%s lacks the label app.kubernetes.io/part-of: argocd", o.GetName())
+		}
+	}
+	ref, ok := strings.CutPrefix(cm.Data["token"], "$")
+	name, key, found := strings.Cut(ref, ":")
+	if !ok || !found || name != sec.Name {
+		t.Fatalf("ConfigMap token %q does not reference the Secret %q as $<secret>:<key>", cm.Data["token"], sec.Name)
+	}
+	if _, ok := sec.StringData[key]; !ok {
+		t.Fatalf("the Secret has no key %q (the ConfigMap references it)", key)
+	}
+	cm.Data["baseUrl"] = baseURL
+	sec.StringData = nil // the API server moves stringData into data
+	sec.Data = map[string][]byte{key: []byte(token)}
+	return []client.Object{&cm, &sec}
 }

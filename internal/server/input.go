@@ -258,3 +258,6 @@ func jsonKind(raw []byte) string {
 		return "a number"
 	}
 }
+
+// InputKeys returns the accepted input parameter keys.
+func InputKeys() []string { return slices.Clone(inputKeys) }
