@@ -1,0 +1,344 @@
+package overlay
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/preview-generator/preview-generator/internal/params"
+	"github.com/preview-generator/preview-generator/internal/pr"
+)
+
+// MaxConfigBytes bounds the server config file.
+const MaxConfigBytes = 1 << 20
+
+// DefaultMaxEnv is the default number of extra env variables per preview.
+const DefaultMaxEnv = 32
+
+// Config is the server's configuration file (--config). Zero values mean
+// "not set in the file": the matching command-line flag stands. When both
+// are given, the file wins.
+type Config struct {
+	// Version is the schema version (1).
+	Version int
+	Overlay OverlayConfig
+	// Defaults are the server-wide defaults an ApplicationSet starts from.
+	Defaults Defaults
+	// SizeProfiles are the size profiles an ApplicationSet or a PR may
+	// choose; each names kustomize/components/size-<name>. nil: not set.
+	SizeProfiles []string
+	// Services is the service catalog: what a dependency name means.
+	Services params.Catalog
+}
+
+// OverlayConfig says whether and how .preview.yaml is read.
+type OverlayConfig struct {
+	// Enabled turns reading the per-PR file on (default true).
+	Enabled bool
+	// Path is the file's path in the PR's repository (default .preview.yaml).
+	Path string
+	// AllowDisablingBasicAuth lets a PR turn basic auth off (default false).
+	AllowDisablingBasicAuth bool
+	// MaxEnv bounds the number of extra env variables (default 32).
+	MaxEnv int
+}
+
+// Defaults are server-wide defaults and limits. Zero: not set.
+type Defaults struct {
+	TTL         time.Duration
+	MaxTTL      time.Duration
+	SizeProfile string
+	SeedVersion string
+}
+
+// DefaultConfig is the configuration without a --config file.
+func DefaultConfig() *Config {
+	return &Config{
+		Version:  Version,
+		Overlay:  OverlayConfig{Enabled: true, Path: DefaultPath, MaxEnv: DefaultMaxEnv},
+		Services: params.Catalog{},
+	}
+}
+
+var (
+	// dns1035 is a Kubernetes Service name.
+	dns1035 = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	// dns1123 is a Kubernetes namespace name.
+	dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	// ghOwner and ghRepo are GitHub's alphabets for owners and repositories.
+	ghOwner = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
+	ghRepo  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+)
+
+// ParseConfig reads the server config strictly and validates it. name is
+// used in errors (the --config path). An empty file gives DefaultConfig.
+// The error, if any, joins one *FieldError per problem, in line order.
+func ParseConfig(name string, data []byte) (*Config, error) {
+	d := &decoder{file: name}
+	c := DefaultConfig()
+	root := d.document(data, MaxConfigBytes)
+	if root != nil {
+		var lines = map[string]int{}
+		d.fields(root, "", map[string]func(pair){
+			"version": func(p pair) {
+				if v, ok := d.integer(p.v, p.path); ok && v != Version {
+					d.fail(p.v, p.path, "%d is not supported (this server reads version %d)", v, Version)
+				}
+			},
+			"overlay": func(p pair) { d.overlayConfig(p, &c.Overlay) },
+			"defaults": func(p pair) {
+				d.fields(p.v, p.path, map[string]func(pair){
+					"ttl": func(q pair) {
+						c.Defaults.TTL, _ = d.duration(q.v, q.path)
+						lines[q.path] = q.v.Line
+					},
+					"maxTTL": func(q pair) {
+						c.Defaults.MaxTTL, _ = d.duration(q.v, q.path)
+					},
+					"sizeProfile": func(q pair) {
+						if s, ok := d.str(q.v, q.path); ok {
+							c.Defaults.SizeProfile = s
+							lines[q.path] = q.v.Line
+						}
+					},
+					"seedVersion": func(q pair) {
+						if s, ok := d.scalar(q.v, q.path, "an image tag such as v1", "!!str", "!!int"); ok {
+							if !seedTag.MatchString(s) {
+								d.fail(q.v, q.path, "%q is not an image tag", s)
+								return
+							}
+							c.Defaults.SeedVersion = s
+						}
+					},
+				})
+			},
+			"sizeProfiles": func(p pair) { c.SizeProfiles = d.profiles(p) },
+			"services":     func(p pair) { c.Services = d.services(p) },
+		})
+		if c.Defaults.TTL > 0 && c.Defaults.MaxTTL > 0 && c.Defaults.TTL > c.Defaults.MaxTTL {
+			d.errs = append(d.errs, &FieldError{File: name, Line: lines["defaults.ttl"], Path: "defaults.ttl",
+				Msg: fmt.Sprintf("%s exceeds defaults.maxTTL %s", params.FormatDuration(c.Defaults.TTL), params.FormatDuration(c.Defaults.MaxTTL))})
+		}
+		if s := c.Defaults.SizeProfile; s != "" && c.SizeProfiles != nil && !slices.Contains(c.SizeProfiles, s) {
+			d.errs = append(d.errs, &FieldError{File: name, Line: lines["defaults.sizeProfile"], Path: "defaults.sizeProfile",
+				Msg: fmt.Sprintf("%q is not one of sizeProfiles (%s)", s, strings.Join(c.SizeProfiles, ", "))})
+		}
+	}
+	if err := d.err(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (d *decoder) overlayConfig(p pair, o *OverlayConfig) {
+	d.fields(p.v, p.path, map[string]func(pair){
+		"enabled": func(q pair) {
+			if b, ok := d.boolean(q.v, q.path); ok {
+				o.Enabled = *b
+			}
+		},
+		"path": func(q pair) {
+			s, ok := d.str(q.v, q.path)
+			if !ok {
+				return
+			}
+			clean := path.Clean(s)
+			if s == "" || strings.HasPrefix(s, "/") || clean != s || clean == "." || strings.HasPrefix(clean, "../") || clean == ".." || strings.ContainsAny(s, "\\\x00") {
+				d.fail(q.v, q.path, "%q is not a clean path relative to the repository root", s)
+				return
+			}
+			o.Path = s
+		},
+		"allowDisablingBasicAuth": func(q pair) {
+			if b, ok := d.boolean(q.v, q.path); ok {
+				o.AllowDisablingBasicAuth = *b
+			}
+		},
+		"maxEnv": func(q pair) {
+			if n, ok := d.integer(q.v, q.path); ok {
+				if n < 0 || n > MaxEnvVars {
+					d.fail(q.v, q.path, "%d is out of range 0..%d", n, MaxEnvVars)
+					return
+				}
+				o.MaxEnv = n
+			}
+		},
+	})
+}
+
+func (d *decoder) profiles(p pair) []string {
+	if p.v.Kind != yaml.SequenceNode {
+		d.fail(p.v, p.path, "want a list of profile names, got %s", kind(p.v))
+		return nil
+	}
+	if len(p.v.Content) == 0 {
+		d.fail(p.v, p.path, "must list at least one profile")
+		return nil
+	}
+	out := []string{}
+	for i, n := range p.v.Content {
+		at := fmt.Sprintf("%s[%d]", p.path, i)
+		s, ok := d.str(n, at)
+		if !ok {
+			continue
+		}
+		if !profileName.MatchString(s) {
+			d.fail(n, at, "%q is not a profile name (lower-case letters, digits and '-'; it names kustomize/components/size-<name>)", s)
+			continue
+		}
+		if slices.Contains(out, s) {
+			d.fail(n, at, "%q is listed twice", s)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func (d *decoder) services(p pair) params.Catalog {
+	cat := params.Catalog{}
+	pairs, ok := d.mapping(p.v, p.path)
+	if !ok {
+		return cat
+	}
+	for _, q := range pairs {
+		if !params.ValidServiceName(q.key) {
+			d.fail(q.k, q.path, "%q is not a service name (1 to 32 of a-z, 0-9 and '-', starting with a letter, ending with a letter or digit)", q.key)
+			continue
+		}
+		s := params.Service{Name: q.key}
+		var set = map[string]bool{}
+		d.fields(q.v, q.path, map[string]func(pair){
+			"repository": func(r pair) {
+				set[r.key] = true
+				v, ok := d.str(r.v, r.path)
+				if !ok {
+					return
+				}
+				repo, err := pr.ParseRepo(v)
+				if err != nil || v != strings.TrimSpace(v) || !ghOwner.MatchString(repo.Owner) || !ghRepo.MatchString(repo.Name) || repo.Name == "." || repo.Name == ".." {
+					d.fail(r.v, r.path, "%q is not a GitHub owner/repo", v)
+					return
+				}
+				s.Repo = repo
+			},
+			"service": func(r pair) {
+				set[r.key] = true
+				if v, ok := d.str(r.v, r.path); ok {
+					if !dns1035.MatchString(v) {
+						d.fail(r.v, r.path, "%q is not a Kubernetes Service name (DNS-1035 label)", v)
+						return
+					}
+					s.ServiceName = v
+				}
+			},
+			"port": func(r pair) {
+				set[r.key] = true
+				if n, ok := d.integer(r.v, r.path); ok {
+					if n < 1 || n > 65535 {
+						d.fail(r.v, r.path, "%d is not a port (1..65535)", n)
+						return
+					}
+					s.Port = n
+				}
+			},
+			"staging": func(r pair) {
+				set[r.key] = true
+				var sset = map[string]bool{}
+				d.fields(r.v, r.path, map[string]func(pair){
+					"url": func(u pair) {
+						sset[u.key] = true
+						if v, ok := d.url(u); ok {
+							s.StagingURL = v
+						}
+					},
+					"publicURL": func(u pair) {
+						if v, ok := d.url(u); ok {
+							s.StagingPublicURL = v
+						}
+					},
+					"namespace": func(u pair) {
+						sset[u.key] = true
+						if v, ok := d.str(u.v, u.path); ok {
+							if !dns1123.MatchString(v) {
+								d.fail(u.v, u.path, "%q is not a namespace name (DNS-1123 label)", v)
+								return
+							}
+							s.StagingNamespace = v
+						}
+					},
+				})
+				if r.v.Kind == yaml.MappingNode {
+					for _, k := range []string{"url", "namespace"} {
+						if !sset[k] {
+							d.fail(r.v, join(r.path, k), "required")
+						}
+					}
+				}
+			},
+		})
+		if q.v.Kind == yaml.MappingNode {
+			for _, k := range []string{"repository", "service", "port", "staging"} {
+				if !set[k] {
+					d.fail(q.v, join(q.path, k), "required")
+				}
+			}
+		}
+		cat[q.key] = s
+	}
+	return cat
+}
+
+// url decodes an absolute http(s) URL without credentials.
+func (d *decoder) url(p pair) (string, bool) {
+	s, ok := d.str(p.v, p.path)
+	if !ok {
+		return "", false
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Hostname() == "" {
+		d.fail(p.v, p.path, "%q is not an absolute http(s) URL", s)
+		return "", false
+	}
+	if u.User != nil {
+		d.fail(p.v, p.path, "%q carries credentials; this file is not secret", s)
+		return "", false
+	}
+	return s, true
+}
+
+// Limits are what a .preview.yaml is checked and capped against.
+type Limits struct {
+	// MaxTTL caps ttl (0: no cap).
+	MaxTTL time.Duration
+	// SizeProfiles are the allowed size profiles (nil: any name).
+	SizeProfiles []string
+	// AllowDisablingBasicAuth lets basicAuth.enabled be false.
+	AllowDisablingBasicAuth bool
+	// MaxEnv bounds the number of env variables.
+	MaxEnv int
+}
+
+// Limits returns the limits of c, taking maxTTL and sizeProfiles (the
+// command-line flags) where the file does not set them.
+func (c *Config) Limits(maxTTL time.Duration, sizeProfiles []string) Limits {
+	l := Limits{
+		MaxTTL:                  maxTTL,
+		SizeProfiles:            sizeProfiles,
+		AllowDisablingBasicAuth: c.Overlay.AllowDisablingBasicAuth,
+		MaxEnv:                  c.Overlay.MaxEnv,
+	}
+	if c.Defaults.MaxTTL > 0 {
+		l.MaxTTL = c.Defaults.MaxTTL
+	}
+	if c.SizeProfiles != nil {
+		l.SizeProfiles = c.SizeProfiles
+	}
+	return l
+}
