@@ -207,7 +207,7 @@ func TestCheckAgainstLimits(t *testing.T) {
 	lim := Limits{MaxTTL: 168 * time.Hour, SizeProfiles: []string{"small", "medium"}, MaxEnv: 2}
 	tests := []struct {
 		name, in, want string
-		mutate     func(*Limits)
+		mutate         func(*Limits)
 	}{
 		{"fine", "size: medium\nttl: 400h\nenv: {A: '1', B: '2'}", "", nil},
 		{"unknown size profile", "ttl: 1h\nsize: huge",
