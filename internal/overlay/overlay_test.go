@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -181,6 +182,14 @@ func TestParseInvalid(t *testing.T) {
 			".preview.yaml: line 1: size: \"Big\" is not a size profile name (lower-case letters, digits and '-')\n" +
 				".preview.yaml: line 2: ttl: \"forever\" is not a duration like 24h or 90m\n" +
 				".preview.yaml: line 3: nope: unknown field (known: basicAuth, database, dependencies, env, mongodb, redis, size, ttl, version)"},
+		{"many problems are cut", "env:\n" + strings.Repeat("  A: b\n", 25),
+			strings.TrimSuffix(func() string {
+				var b strings.Builder
+				for line := 3; line < 23; line++ {
+					fmt.Fprintf(&b, ".preview.yaml: line %d: env.A: duplicate key (first on line 2)\n", line)
+				}
+				return b.String()
+			}(), "\n") + "\n.preview.yaml: 4 more problems not shown"},
 		{"file too large", "# " + strings.Repeat("x", MaxFileBytes),
 			`.preview.yaml: the file is 65538 bytes; the limit is 65536`},
 	}

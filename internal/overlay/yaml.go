@@ -49,6 +49,10 @@ func (e *FieldError) Where() string {
 	return strings.TrimSuffix(s, ": "+e.Msg)
 }
 
+// MaxErrors bounds the problems reported for one file; the rest are
+// counted in a last error.
+const MaxErrors = 20
+
 // decoder walks a yaml.v3 node tree strictly, collecting FieldErrors.
 type decoder struct {
 	file string
@@ -69,8 +73,12 @@ func (d *decoder) err() error {
 		return nil
 	}
 	sort.SliceStable(d.errs, func(i, j int) bool { return d.errs[i].Line < d.errs[j].Line })
-	errs := make([]error, len(d.errs))
-	for i, e := range d.errs {
+	list := d.errs
+	if len(list) > MaxErrors {
+		list = append(list[:MaxErrors:MaxErrors], &FieldError{File: d.file, Msg: fmt.Sprintf("%d more problems not shown", len(d.errs)-MaxErrors)})
+	}
+	errs := make([]error, len(list))
+	for i, e := range list {
 		errs[i] = e
 	}
 	return errors.Join(errs...)

@@ -395,3 +395,29 @@ func TestFormatConfigError(t *testing.T) {
 		t.Error("long: cut inside a rune")
 	}
 }
+
+// BenchmarkResolveDependencies resolves 5 dependencies per preview for 200
+// previews against 1000 open PRs, as one answer of the generator would.
+func BenchmarkResolveDependencies(b *testing.B) {
+	cat := Catalog{}
+	var prs []pr.PullRequest
+	var refs []DependencyRef
+	for i := 0; i < 5; i++ {
+		name := fmt.Sprintf("svc%d", i)
+		repo := pr.Repo{Owner: "acme", Name: name}
+		cat[name] = Service{Name: name, Repo: repo, ServiceName: "app", Port: 80, StagingURL: "http://" + name + ".staging", StagingNamespace: "staging"}
+		for n := 1; n <= 200; n++ {
+			prs = append(prs, targetPR(repo.String(), n))
+		}
+		refs = append(refs, DependencyRef{Name: name, Target: fmt.Sprintf("pr-%d", 2*i+1)})
+	}
+	o := baseOptions()
+	b.ReportAllocs()
+	for b.Loop() {
+		live := NewPreviews(Candidates(prs, o))
+		for p := 0; p < 200; p++ {
+			m := map[string]string{}
+			Extend(m, o, ResolveDependencies(refs, cat, live, t0), nil)
+		}
+	}
+}
