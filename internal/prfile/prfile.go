@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -140,11 +141,17 @@ func when(s string, now time.Time) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-// Source lists pull requests from a file, or from fixed bytes.
+// Source lists pull requests from a file, or from fixed bytes. Content is
+// parsed once per change: relative times ("2h" ago) count from the moment a
+// content was first read, as a real PR's times stay put between polls.
 type Source struct {
 	path string
 	data []byte
 	now  func() time.Time
+
+	mu     sync.Mutex
+	parsed []byte // content of the last successful parse
+	prs    []pr.PullRequest
 }
 
 // NewFile returns a Source that reads path at every listing.
@@ -178,11 +185,20 @@ func (s *Source) load() ([]pr.PullRequest, error) {
 			return nil, fmt.Errorf("reading pull request file: %w", err)
 		}
 	}
-	prs, err := Parse(data, s.now())
-	if err != nil && s.path != "" {
-		return nil, fmt.Errorf("%s: %w", s.path, err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.parsed != nil && bytes.Equal(s.parsed, data) {
+		return s.prs, nil
 	}
-	return prs, err
+	prs, err := Parse(data, s.now())
+	if err != nil {
+		if s.path != "" {
+			return nil, fmt.Errorf("%s: %w", s.path, err)
+		}
+		return nil, err
+	}
+	s.parsed, s.prs = data, prs
+	return prs, nil
 }
 
 // ListOpenPullRequests returns the file's pull requests of repo. The labels

@@ -87,3 +87,22 @@ func TestFileSourceRereads(t *testing.T) {
 		t.Fatalf("broken file: err = %v, want an error naming %s", err, path)
 	}
 }
+
+func TestRelativeTimesHoldBetweenReads(t *testing.T) {
+	t.Parallel()
+	clock := now
+	s := NewBytes([]byte("pullRequests:\n  - {repository: a/b, number: 1, headSHA: abcdef1, headCommitted: 2h}\n"))
+	s.now = func() time.Time { return clock }
+	first, err := s.ListOpenPullRequests(context.Background(), pr.Repo{Owner: "a", Name: "b"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(time.Hour)
+	second, err := s.ListOpenPullRequests(context.Background(), pr.Repo{Owner: "a", Name: "b"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !first[0].HeadCommittedAt.Equal(now.Add(-2*time.Hour)) || !second[0].HeadCommittedAt.Equal(first[0].HeadCommittedAt) {
+		t.Errorf("head commit time moved between reads of the same content: %v then %v", first[0].HeadCommittedAt, second[0].HeadCommittedAt)
+	}
+}

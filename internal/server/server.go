@@ -332,10 +332,7 @@ func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res store.Resul
 	if err != nil {
 		return nil, fmt.Errorf("building parameters: %w", err)
 	}
-	body, err := json.Marshal(reply{Output: output{Parameters: maps}})
-	if err != nil {
-		return nil, fmt.Errorf("encoding parameters: %w", err)
-	}
+	body := encodeReply(maps)
 	if s.cfg.Metrics != nil {
 		counts := map[string]int{}
 		for _, r := range in.Repos {
