@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Stop the e2e stack by the PIDs recorded in $PREVIEW_E2E_DIR/run, in reverse start order.
+#   down.sh          stop everything, keep data (the next up resumes the same cluster)
+#   down.sh --wipe   stop everything and delete the state (etcd data, git repos, Argo CD caches, pki)
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+mkdir -p "$RUN"
+procs=$(echo $E2E_PROCS | tr ' ' '\n' | tac)
+# processes the tests may have recorded too (generator, stubs)
+for f in "$RUN"/*.pid; do
+  [ -f "$f" ] || continue
+  n=$(basename "$f" .pid)
+  case " $E2E_PROCS " in *" $n "*) ;; *) procs="$n $procs" ;; esac
+done
+for n in $procs; do stop_proc "$n"; done
+if [ "${1:-}" = "--wipe" ]; then
+  rm -rf "$DATA" "$PKI" "$KUBECONFIG" "$PREVIEW_E2E_DIR/bin"
+  echo "wiped $PREVIEW_E2E_DIR (logs kept in $LOGS)"
+fi

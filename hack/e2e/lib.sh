@@ -1,0 +1,100 @@
+# Shared settings and helpers for the e2e harness scripts (sourced, not run).
+#
+# Everything lives outside the clone:
+#   PREVIEW_E2E_CACHE  built binaries, keyed by a hash of the pinned modules and the Go version
+#                      (default ~/.cache/preview-generator/e2e)
+#   PREVIEW_E2E_DIR    state of one running stack: run/ (pids), logs/, data/, pki/, kubeconfig
+#                      (default /tmp/preview-generator-e2e)
+# Ports: a block at 27xxx on 127.0.0.1, away from the usual developer ports (2379, 6443, 6379, 8080...).
+
+E2E_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$E2E_SRC/../.." && pwd)
+export PREVIEW_E2E_CACHE=${PREVIEW_E2E_CACHE:-$HOME/.cache/preview-generator/e2e}
+export PREVIEW_E2E_DIR=${PREVIEW_E2E_DIR:-/tmp/preview-generator-e2e}
+export GOFLAGS=${GOFLAGS:--buildvcs=false}
+export GOTOOLCHAIN=${GOTOOLCHAIN:-local}
+
+RUN=$PREVIEW_E2E_DIR/run
+LOGS=$PREVIEW_E2E_DIR/logs
+DATA=$PREVIEW_E2E_DIR/data
+PKI=$PREVIEW_E2E_DIR/pki
+export KUBECONFIG=$PREVIEW_E2E_DIR/kubeconfig
+
+# Ports (all on 127.0.0.1).
+ETCD_PORT=27379 ETCD_PEER_PORT=27380 ETCD_METRICS_PORT=27381
+APISERVER_PORT=27443 KCM_PORT=27257 SCHEDULER_PORT=27259 KWOK_PORT=27247
+REDIS_PORT=27637 GIT_PORT=27090
+REPO_SERVER_PORT=27081 REPO_SERVER_METRICS_PORT=27084 APP_CONTROLLER_METRICS_PORT=27082
+APPSET_METRICS_PORT=27085 APPSET_PROBE_PORT=27086 APPSET_WEBHOOK_PORT=27087
+
+# Start order; down stops in reverse.
+E2E_PROCS="etcd kube-apiserver kube-controller-manager kube-scheduler kwok redis githttp argocd-repo-server argocd-application-controller argocd-applicationset-controller"
+
+# e2e_bin_dir prints the cache folder for the current pinned modules and Go version.
+e2e_bin_dir() {
+  local h
+  h=$( { go version; cat "$E2E_SRC/build.sh"; for m in "$E2E_SRC"/modules/*/; do cat "$m/go.mod" "$m/go.sum"; done; } | sha256sum | cut -c1-16)
+  echo "$PREVIEW_E2E_CACHE/bin-$h"
+}
+
+# start_bg NAME CMD...: run CMD in the background, log to logs/NAME.log, pid to run/NAME.pid
+# (second line: the program's name, to recognise a recycled pid). A process already running under
+# its recorded pid is left alone, so `up` is idempotent.
+start_bg() {
+  local name=$1; shift
+  if proc_alive "$name"; then echo "$name already running (pid $(head -1 "$RUN/$name.pid"))"; return 0; fi
+  local prog a
+  for a in "$@"; do case $a in env|*=*) ;; *) prog=$(basename "$a"); break ;; esac; done
+  echo "=== $(date -u +%FT%TZ) start: $*" >>"$LOGS/$name.log"
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  printf '%s\n%s\n' $! "$prog" >"$RUN/$name.pid"
+  echo "started $name (pid $!)"
+}
+
+# proc_alive NAME: the recorded pid is alive and still runs the recorded program.
+proc_alive() {
+  local f=$RUN/$1.pid p prog
+  [ -f "$f" ] || return 1
+  p=$(sed -n 1p "$f"); prog=$(sed -n 2p "$f")
+  [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$prog"
+}
+
+# wait_for DESC TIMEOUT_S CMD...: poll CMD every second until it succeeds; fail fast if the
+# process named DESC died.
+wait_for() {
+  local desc=$1 t=$2; shift 2
+  local s=$SECONDS
+  until "$@" >/dev/null 2>&1; do
+    if (( SECONDS - s > t )); then echo "TIMEOUT waiting for $desc" >&2; tail -20 "$LOGS/$desc.log" >&2 2>/dev/null; return 1; fi
+    if [ -f "$RUN/$desc.pid" ] && ! proc_alive "$desc"; then
+      echo "$desc exited; last log lines:" >&2; tail -20 "$LOGS/$desc.log" >&2; return 1
+    fi
+    sleep 1
+  done
+  echo "ready: $desc ($((SECONDS - s))s)"
+}
+
+# stop_proc NAME: SIGTERM the recorded pid, SIGKILL after 10 s, remove the pid file.
+stop_proc() {
+  local f=$RUN/$1.pid p
+  [ -f "$f" ] || return 0
+  p=$(sed -n 1p "$f")
+  if proc_alive "$1"; then
+    kill "$p" 2>/dev/null
+    for _ in $(seq 1 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$p" 2>/dev/null && kill -9 "$p" 2>/dev/null
+    echo "stopped $1 ($p)"
+  fi
+  rm -f "$f"
+}
+
+# print_log_tails [N]: the last N lines of every log, for a failed run.
+print_log_tails() {
+  local n=${1:-40} f
+  for f in "$LOGS"/*.log; do
+    [ -f "$f" ] || continue
+    echo "----- tail -$n $f"
+    tail -n "$n" "$f"
+  done
+}

@@ -1,0 +1,200 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// installOptions say how the project's appsets/ manifests are pointed at the test's stack.
+type installOptions struct {
+	repoURL    string // the loopback GitOps repository (pushGitOpsRepo)
+	baseURL    string // the generator under test
+	token      string // plugin token shared by the generator and Argo CD
+	requeue    int    // requeueAfterSeconds of every plugin generator
+	extraInput map[string]any
+}
+
+// appsetManifests reads the users' install manifests from appsets/ (ApplicationSets, the plugin
+// ConfigMap and its token Secret, the AppProject) and rewrites only what differs on a test
+// machine: the ApplicationSets' repoURL, targetRevision and requeueAfterSeconds (plus extra input
+// parameters), the AppProject's sourceRepos, the ConfigMap's baseUrl and the Secret's token. It returns a JSON stream for kubectl apply and the
+// ApplicationSet names.
+func appsetManifests(t *testing.T, opts installOptions) (manifest string, appsets []string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "appsets", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Skipf("appsets/*.yaml is not in the tree yet (%v)", err)
+	}
+	sort.Strings(files)
+	var docs []map[string]any
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatalf("reading %s: %v", f, err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for {
+			var doc map[string]any
+			if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatalf("decoding %s: %v", f, err)
+			}
+			if doc != nil {
+				docs = append(docs, doc)
+			}
+		}
+	}
+	secretKeys := map[string]string{} // token Secret name → key, from the plugin ConfigMaps
+	var out []map[string]any
+	for _, doc := range docs {
+		kind, _ := doc["kind"].(string)
+		switch kind {
+		case "ApplicationSet":
+			rewriteAppSet(t, doc, opts)
+			appsets = append(appsets, str(doc, "metadata", "name"))
+		case "ConfigMap":
+			data, _ := doc["data"].(map[string]any)
+			if data == nil || data["baseUrl"] == nil {
+				continue // notifications or other settings: not needed by the scenario
+			}
+			data["baseUrl"] = opts.baseURL
+			ref, _ := data["token"].(string)
+			name, key, ok := strings.Cut(strings.TrimPrefix(ref, "$"), ":")
+			if !strings.HasPrefix(ref, "$") || !ok {
+				t.Fatalf("plugin ConfigMap %s: token %q is not $<secret>:<key>", str(doc, "metadata", "name"), ref)
+			}
+			secretKeys[name] = key
+		case "AppProject":
+			setPath(doc, []any{opts.repoURL}, "spec", "sourceRepos")
+		case "Secret":
+		default:
+			continue
+		}
+		out = append(out, doc)
+	}
+	var stream bytes.Buffer
+	for _, doc := range out {
+		if doc["kind"] == "Secret" {
+			key, ok := secretKeys[str(doc, "metadata", "name")]
+			if !ok {
+				continue
+			}
+			delete(doc, "data")
+			doc["stringData"] = map[string]any{key: opts.token}
+		}
+		setPath(doc, "argocd", "metadata", "namespace")
+		b, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatalf("encoding %s %s: %v", doc["kind"], str(doc, "metadata", "name"), err)
+		}
+		stream.Write(b)
+		stream.WriteByte('\n')
+	}
+	if len(appsets) == 0 || len(secretKeys) == 0 {
+		t.Fatalf("appsets/ holds %d ApplicationSets and %d plugin ConfigMaps; want at least one of each", len(appsets), len(secretKeys))
+	}
+	return stream.String(), appsets
+}
+
+func rewriteAppSet(t *testing.T, doc map[string]any, opts installOptions) {
+	t.Helper()
+	spec, _ := doc["spec"].(map[string]any)
+	tmplSpec, _ := dig(spec, "template", "spec").(map[string]any)
+	if tmplSpec == nil {
+		t.Fatalf("ApplicationSet %s has no spec.template.spec", str(doc, "metadata", "name"))
+	}
+	var sources []map[string]any
+	if s, ok := tmplSpec["source"].(map[string]any); ok {
+		sources = append(sources, s)
+	}
+	if ss, ok := tmplSpec["sources"].([]any); ok {
+		for _, s := range ss {
+			if m, ok := s.(map[string]any); ok {
+				sources = append(sources, m)
+			}
+		}
+	}
+	for _, s := range sources {
+		if _, isHelm := s["chart"]; isHelm {
+			continue
+		}
+		s["repoURL"] = opts.repoURL
+		s["targetRevision"] = "main"
+	}
+	gens, _ := spec["generators"].([]any)
+	n := 0
+	var walk func(gs []any)
+	walk = func(gs []any) {
+		for _, g := range gs {
+			gm, _ := g.(map[string]any)
+			if p, ok := gm["plugin"].(map[string]any); ok {
+				n++
+				if opts.requeue > 0 {
+					p["requeueAfterSeconds"] = opts.requeue
+				}
+				for k, v := range opts.extraInput {
+					setPath(p, v, "input", "parameters", k)
+				}
+			}
+			for _, combo := range []string{"matrix", "merge"} {
+				if c, ok := gm[combo].(map[string]any); ok {
+					inner, _ := c["generators"].([]any)
+					walk(inner)
+				}
+			}
+		}
+	}
+	walk(gens)
+	if n == 0 {
+		t.Fatalf("ApplicationSet %s has no plugin generator", str(doc, "metadata", "name"))
+	}
+}
+
+// dig walks nested maps.
+func dig(m map[string]any, path ...string) any {
+	var cur any = m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[p]
+	}
+	return cur
+}
+
+func str(m map[string]any, path ...string) string {
+	s, _ := dig(m, path...).(string)
+	return s
+}
+
+// setPath sets m[path...] = v, creating maps on the way.
+func setPath(m map[string]any, v any, path ...string) {
+	for _, p := range path[:len(path)-1] {
+		next, ok := m[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[p] = next
+		}
+		m = next
+	}
+	m[path[len(path)-1]] = v
+}
+
+// describe is a short form of an object for failure messages.
+func describe(kind, namespace, name string) string {
+	return fmt.Sprintf("%s %s/%s", kind, namespace, name)
+}
