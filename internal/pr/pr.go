@@ -58,6 +58,9 @@ type PullRequest struct {
 	HeadCommittedAt time.Time `json:"headCommittedAt" yaml:"headCommittedAt"`
 	// LabeledAt maps a label name to the last time it was applied.
 	LabeledAt map[string]time.Time `json:"labeledAt,omitempty" yaml:"labeledAt,omitempty"`
+	// Overlay is the PR's overlay config file (.preview.yaml) at HeadSHA;
+	// nil when the file does not exist or was not read.
+	Overlay []byte `json:"overlay,omitempty" yaml:"overlay,omitempty"`
 }
 
 // HasLabel reports whether the PR carries label (case-insensitive, as GitHub).

@@ -36,6 +36,8 @@ import (
 //	    bot: false
 //	    headCommitted: 2h              # "ago" duration, or an RFC 3339 time
 //	    labeled: {preview: 1h}         # label -> "ago" duration or RFC 3339 time
+//	    previewConfig: |               # the PR's .preview.yaml at its head (optional)
+//	      ttl: 24h
 type File struct {
 	PullRequests []Entry `yaml:"pullRequests"`
 }
@@ -56,6 +58,8 @@ type Entry struct {
 	Created        string            `yaml:"created"`
 	HeadCommitted  string            `yaml:"headCommitted"`
 	Labeled        map[string]string `yaml:"labeled"`
+	// PreviewConfig is the PR's .preview.yaml at its head, inline.
+	PreviewConfig *string `yaml:"previewConfig"`
 }
 
 // Parse decodes a File strictly (unknown fields are errors naming the line)
@@ -105,6 +109,9 @@ func (e Entry) toPR(now time.Time) (pr.PullRequest, error) {
 		Repo: repo, Number: e.Number, Title: e.Title, Author: e.Author, AuthorIsBot: e.Bot, Draft: e.Draft,
 		Labels: e.Labels, HeadBranch: e.HeadBranch, BaseBranch: e.BaseBranch, HeadSHA: strings.ToLower(e.HeadSHA),
 		HeadRepo: head, HTMLURL: fmt.Sprintf("https://github.com/%s/pull/%d", repo, e.Number),
+	}
+	if e.PreviewConfig != nil {
+		p.Overlay = []byte(*e.PreviewConfig)
 	}
 	if p.BaseBranch == "" {
 		p.BaseBranch = "main"

@@ -27,6 +27,13 @@ type Lister interface {
 	ListOpenPullRequests(ctx context.Context, repo pr.Repo, labels []string) ([]pr.PullRequest, error)
 }
 
+// Contents reads a file of a repository at a commit; it returns nil, nil
+// when the file does not exist. Content at a SHA never changes, so an
+// implementation should cache it by SHA.
+type Contents interface {
+	GetContents(ctx context.Context, repo pr.Repo, path, sha string) ([]byte, error)
+}
+
 // Metrics receives the outcome of each refresh. It may be nil.
 type Metrics interface {
 	// SyncDone is called after each refresh of repo; err is nil on success.
@@ -48,6 +55,12 @@ type Config struct {
 	ColdTimeout time.Duration
 	Logger      *slog.Logger
 	Metrics     Metrics
+	// Contents and OverlayPath, when both are set, make every refresh read
+	// the overlay config file of each PR that carries a watched label, at
+	// its head SHA, into PullRequest.Overlay. A failed read fails the
+	// refresh (the last good list stays), like a failed listing.
+	Contents    Contents
+	OverlayPath string
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -211,6 +224,9 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 	}
 
 	prs, err := s.lister.ListOpenPullRequests(ctx, e.repo, labels)
+	if err == nil {
+		prs, err = s.readOverlays(ctx, prs, labels)
+	}
 	took := s.cfg.Now().Sub(started)
 
 	s.mu.Lock()
@@ -240,6 +256,27 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 	}
 	s.cfg.Logger.Debug("refreshed", "repo", e.repo.String(), "pull_requests", len(prs), "took", took)
 	return nil
+}
+
+// readOverlays returns prs with Overlay filled for those carrying one of
+// labels. It copies the PRs it changes: a lister may share its slices.
+func (s *Store) readOverlays(ctx context.Context, prs []pr.PullRequest, labels []string) ([]pr.PullRequest, error) {
+	if s.cfg.Contents == nil || s.cfg.OverlayPath == "" {
+		return prs, nil
+	}
+	out := slices.Clone(prs)
+	for i := range out {
+		p := &out[i]
+		if p.Overlay != nil || !slices.ContainsFunc(labels, p.HasLabel) {
+			continue
+		}
+		data, err := s.cfg.Contents.GetContents(ctx, p.Repo, s.cfg.OverlayPath, p.HeadSHA)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s of %s#%d at %s: %w", s.cfg.OverlayPath, p.Repo, p.Number, p.HeadSHA, err)
+		}
+		p.Overlay = data
+	}
+	return out, nil
 }
 
 // SyncAll refreshes every watched repository once, one after another, and

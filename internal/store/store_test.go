@@ -292,3 +292,57 @@ func TestGenerationChangesOnlyWithData(t *testing.T) {
 		t.Error("generation did not move when the listing changed")
 	}
 }
+
+type files struct {
+	mu    sync.Mutex
+	data  map[string][]byte // sha -> content
+	err   error
+	calls []string
+}
+
+func (f *files) GetContents(_ context.Context, repo pr.Repo, path, sha string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, repo.String()+":"+path+"@"+sha)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.data[sha], nil
+}
+
+func TestOverlaysReadForLabelledPRs(t *testing.T) {
+	t.Parallel()
+	l := newScripted()
+	l.prs["acme/backend"] = []pr.PullRequest{
+		{Repo: backend, Number: 1, HeadSHA: "aaa", Labels: []string{"Preview"}},
+		{Repo: backend, Number: 2, HeadSHA: "bbb", Labels: []string{"bug"}},
+		{Repo: backend, Number: 3, HeadSHA: "ccc", Labels: []string{"preview"}},
+	}
+	f := &files{data: map[string][]byte{"aaa": []byte("ttl: 24h\n")}}
+	s := New(l, Config{Contents: f, OverlayPath: ".preview.yaml"})
+	res, err := s.Get(context.Background(), []pr.Repo{backend}, "preview")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := res.All()
+	if string(got[0].Overlay) != "ttl: 24h\n" || got[1].Overlay != nil || got[2].Overlay != nil {
+		t.Errorf("overlays = %q %q %q", got[0].Overlay, got[1].Overlay, got[2].Overlay)
+	}
+	if want := []string{"acme/backend:.preview.yaml@aaa", "acme/backend:.preview.yaml@ccc"}; !reflect.DeepEqual(f.calls, want) {
+		t.Errorf("reads = %v, want %v (only labelled PRs, at their head SHA)", f.calls, want)
+	}
+	if l.prs["acme/backend"][0].Overlay != nil {
+		t.Error("the lister's slice was modified")
+	}
+
+	f.mu.Lock()
+	f.err = errBoom
+	f.mu.Unlock()
+	if err := s.SyncAll(context.Background()); !errors.Is(err, errBoom) {
+		t.Fatalf("SyncAll with failing contents = %v, want the error", err)
+	}
+	res, err = s.Get(context.Background(), []pr.Repo{backend}, "preview")
+	if err != nil || len(res.Stale) != 1 || string(res.All()[0].Overlay) != "ttl: 24h\n" {
+		t.Fatalf("after a failed read: %v stale=%v; want the last good list", err, res.Stale)
+	}
+}

@@ -1,0 +1,192 @@
+package compose
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/preview-generator/preview-generator/internal/overlay"
+	"github.com/preview-generator/preview-generator/internal/params"
+	"github.com/preview-generator/preview-generator/internal/pr"
+)
+
+var now = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+var (
+	backend  = pr.Repo{Owner: "acme", Name: "backend"}
+	frontend = pr.Repo{Owner: "acme", Name: "frontend"}
+)
+
+func mkPR(repo pr.Repo, n int, sha, overlayDoc string) pr.PullRequest {
+	p := pr.PullRequest{
+		Repo: repo, HeadRepo: repo, Number: n, HeadSHA: sha, HeadBranch: "feature", BaseBranch: "main",
+		Labels: []string{"preview"}, HeadCommittedAt: now.Add(-2 * time.Hour),
+		LabeledAt: map[string]time.Time{"preview": now.Add(-time.Hour)},
+	}
+	if overlayDoc != "" {
+		p.Overlay = []byte(overlayDoc)
+	}
+	return p
+}
+
+func setup(t *testing.T) (Config, params.Options) {
+	t.Helper()
+	data, err := os.ReadFile("testdata/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, err := overlay.ParseConfig("config.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := params.Options{
+		Label: "preview", TTL: 72 * time.Hour, Domain: "preview.example.com", Registry: "ghcr.io/{owner}",
+		ImageTemplate: "{registry}/{repo}:pr-{number}-{head_short_sha}", BasicAuth: true, SeedVersion: "v1", SizeProfile: "small",
+	}
+	return Config{Overlay: oc, Limits: oc.Limits(168*time.Hour, nil), Targets: o}, o
+}
+
+func only(t *testing.T) func(Answer, error) map[string]string {
+	return func(a Answer, err error) map[string]string {
+		t.Helper()
+		return onlyOf(t, a, err)
+	}
+}
+
+func onlyOf(t *testing.T, a Answer, err error) map[string]string {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Params) != 1 {
+		t.Fatalf("got %d previews, want 1", len(a.Params))
+	}
+	return a.Params[0]
+}
+
+func TestLastGoodConfig(t *testing.T) {
+	t.Parallel()
+	cfg, o := setup(t)
+	book := NewBook()
+	good := mkPR(backend, 1, "aaaaaaa1", "ttl: 24h\ndatabase:\n  enabled: true\n  seedVersion: v3\n")
+	m := only(t)(Compose([]pr.PullRequest{good}, nil, o, cfg, book, now))
+	if m["ttl"] != "24h" || m["db_enabled"] != "true" || m["seed_version"] != "v3" || m["config_error"] != "" {
+		t.Fatalf("valid config not applied: ttl=%s db=%s seed=%s err=%q", m["ttl"], m["db_enabled"], m["seed_version"], m["config_error"])
+	}
+
+	bad := mkPR(backend, 1, "bbbbbbb2", "ttl: 24h\ndatabase:\n  enabled: yes please\n")
+	m = only(t)(Compose([]pr.PullRequest{bad}, nil, o, cfg, book, now))
+	if m["head_sha"] != "bbbbbbb2" {
+		t.Fatalf("head_sha = %s: the new head must still deploy", m["head_sha"])
+	}
+	if m["ttl"] != "24h" || m["db_enabled"] != "true" || m["seed_version"] != "v3" {
+		t.Errorf("invalid config replaced the last good one: ttl=%s db=%s seed=%s", m["ttl"], m["db_enabled"], m["seed_version"])
+	}
+	if e := m["config_error"]; !strings.Contains(e, ".preview.yaml: line 3: database.enabled") || !strings.Contains(e, "keeping this PR's last valid configuration") {
+		t.Errorf("config_error = %q, want the field, line and what happened", e)
+	}
+
+	// After a restart there is no last good config: defaults, error shown.
+	m = only(t)(Compose([]pr.PullRequest{bad}, nil, o, cfg, NewBook(), now))
+	if m["ttl"] != "72h" || m["db_enabled"] != "false" || !strings.Contains(m["config_error"], "using the defaults") {
+		t.Errorf("after restart: ttl=%s db=%s err=%q, want defaults with the error", m["ttl"], m["db_enabled"], m["config_error"])
+	}
+}
+
+func TestOverlayTTLDecidesExpiry(t *testing.T) {
+	t.Parallel()
+	cfg, o := setup(t)
+	p := mkPR(backend, 1, "aaaaaaa1", "ttl: 30m\n") // last activity an hour ago
+	a, err := Compose([]pr.PullRequest{p}, nil, o, cfg, NewBook(), now)
+	if err != nil || len(a.Params) != 0 {
+		t.Fatalf("a PR past its own .preview.yaml TTL got a preview: %v %v", a.Params, err)
+	}
+	p.Overlay = []byte("ttl: 400h\n") // above the server's 168h: capped, noted
+	m := only(t)(Compose([]pr.PullRequest{p}, nil, o, cfg, NewBook(), now))
+	if m["ttl"] != "168h" || !strings.Contains(m["config_error"], "capped to 168h") {
+		t.Errorf("ttl=%s config_error=%q, want the cap and a note", m["ttl"], m["config_error"])
+	}
+}
+
+func TestDependencyFollowsTargetPreview(t *testing.T) {
+	t.Parallel()
+	cfg, o := setup(t)
+	fe := mkPR(frontend, 7, "fffffff7", "dependencies:\n  backend: pr-1\n")
+	be := mkPR(backend, 1, "aaaaaaa1", "")
+	target := params.PreviewName("acme", "backend", 1)
+
+	poll := func(catalog ...pr.PullRequest) (map[string]string, Answer) {
+		a, err := Compose([]pr.PullRequest{fe}, catalog, o, cfg, NewBook(), now)
+		return onlyOf(t, a, err), a
+	}
+	m, a := poll(be)
+	if m["dep_backend_target"] != "pr-1" || m["dep_backend_url"] != "http://app."+target+".svc.cluster.local:8000" ||
+		m["dep_backend_public_url"] != "https://"+target+".preview.example.com" || m["dep_backend_reason"] != "" {
+		t.Fatalf("live target: %v", depKeys(m))
+	}
+	if want := now.Add(71 * time.Hour); !a.ValidUntil.Equal(want) {
+		t.Errorf("ValidUntil = %v, want the target's expiry %v", a.ValidUntil, want)
+	}
+
+	// The target PR closes: the next poll flips to staging, with a reason.
+	m, _ = poll()
+	if m["dep_backend_target"] != "staging" || m["dep_backend_url"] != "http://app.backend-staging.svc.cluster.local:8000" ||
+		!strings.Contains(m["dep_backend_reason"], "closed or not found") {
+		t.Fatalf("dead target: %v", depKeys(m))
+	}
+	// It comes back (re-opened and labelled): the dependency follows it.
+	m, _ = poll(be)
+	if m["dep_backend_target"] != "pr-1" {
+		t.Fatalf("revived target: %v", depKeys(m))
+	}
+	// The target's own .preview.yaml makes it expire: staging again.
+	short := be
+	short.Overlay = []byte("ttl: 30m\n")
+	m, _ = poll(short)
+	if m["dep_backend_target"] != "staging" || !strings.Contains(m["dep_backend_reason"], "expired") {
+		t.Fatalf("target expired by its own ttl: %v", depKeys(m))
+	}
+	// Unlabelled target.
+	nolabel := be
+	nolabel.Labels = nil
+	m, _ = poll(nolabel)
+	if m["dep_backend_target"] != "staging" || m["dep_backend_reason"] == "" {
+		t.Fatalf("unlabelled target: %v", depKeys(m))
+	}
+}
+
+func TestBadDependencyOnlyAffectsItself(t *testing.T) {
+	t.Parallel()
+	cfg, o := setup(t)
+	fe := mkPR(frontend, 7, "fffffff7", "dependencies:\n  backend: pr-1\n  payments: pr-9\n")
+	m := only(t)(Compose([]pr.PullRequest{fe}, []pr.PullRequest{mkPR(backend, 1, "aaaaaaa1", "")}, o, cfg, NewBook(), now))
+	if m["dep_backend_target"] != "pr-1" {
+		t.Errorf("the good dependency did not resolve: %v", depKeys(m))
+	}
+	if !strings.Contains(m["config_error"], `unknown service "payments"`) {
+		t.Errorf("config_error = %q, want the unknown service named", m["config_error"])
+	}
+}
+
+func TestDisabledOverlayIgnoresFile(t *testing.T) {
+	t.Parallel()
+	cfg, o := setup(t)
+	oc := *cfg.Overlay
+	oc.Overlay.Enabled = false
+	cfg.Overlay = &oc
+	m := only(t)(Compose([]pr.PullRequest{mkPR(backend, 1, "aaaaaaa1", "ttl: [")}, nil, o, cfg, NewBook(), now))
+	if m["config_error"] != "" || m["ttl"] != "72h" {
+		t.Errorf("overlay disabled but file used: ttl=%s err=%q", m["ttl"], m["config_error"])
+	}
+}
+
+func depKeys(m map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range m {
+		if strings.HasPrefix(k, "dep_") || k == "config_error" {
+			out[k] = v
+		}
+	}
+	return out
+}
