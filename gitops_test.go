@@ -737,8 +737,8 @@ func checkPreview(t *testing.T, app *v1alpha1.Application, res *render.Result, p
 		"preview-generator.io/repo-url":        "https://github.com/" + p["repository"],
 		"preview-generator.io/head-sha":        p["head_sha"],
 		"preview-generator.io/url":             p["url"],
-		"link.argocd.argoproj.io/preview":      p["url"],
-		"link.argocd.argoproj.io/pull-request": p["pr_url"],
+		"link.argocd.argoproj.io/preview":      "Preview|" + p["url"],
+		"link.argocd.argoproj.io/pull-request": "Pull request #" + p["number"] + "|" + p["pr_url"],
 	} {
 		if app.Annotations[key] != v {
 			t.Errorf("Application annotation %s = %q, want %q", key, app.Annotations[key], v)
@@ -774,7 +774,7 @@ func checkPreview(t *testing.T, app *v1alpha1.Application, res *render.Result, p
 	for key, v := range map[string]string{
 		"preview-generator.io/pr-url":     p["pr_url"],
 		"preview-generator.io/expires-at": p["expires_at"],
-		"link.argocd.argoproj.io/preview": p["url"],
+		"link.argocd.argoproj.io/preview": "Preview|" + p["url"],
 	} {
 		if nsObj.GetAnnotations()[key] != v {
 			t.Errorf("Namespace annotation %s = %q, want %q", key, nsObj.GetAnnotations()[key], v)
