@@ -1,5 +1,5 @@
-// Package examples embeds the demo pull requests served by
-// `generator serve --demo`.
+// Package examples embeds the demo pull requests and server config used by
+// `generator serve --demo` and `generator render`.
 package examples
 
 import _ "embed"
@@ -8,3 +8,9 @@ import _ "embed"
 //
 //go:embed prs.yaml
 var PullRequests []byte
+
+// Config is examples/config.yaml, the demo's server config (its service
+// catalog).
+//
+//go:embed config.yaml
+var Config []byte

@@ -7,12 +7,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/preview-generator/preview-generator/examples"
+	"github.com/preview-generator/preview-generator/internal/overlay"
 	"github.com/preview-generator/preview-generator/internal/params"
 	"github.com/preview-generator/preview-generator/internal/pr"
 )
 
 // demoToken is the plugin token --demo falls back to when none is given.
 const demoToken = "demo-token"
+
+// demoConfigName stands for the embedded examples/config.yaml, the server
+// config --demo uses when no --config is given.
+const demoConfigName = "(embedded examples/config.yaml)"
 
 // config is everything `generator serve` is told. Secrets are read from
 // files or the environment and never printed: String masks them.
@@ -43,17 +49,22 @@ type config struct {
 	SizeProfile    string
 	SizeProfiles   string
 
-	Demo    bool
-	PRsFile string
+	Demo       bool
+	PRsFile    string
+	ConfigFile string
 
 	LogFormat string
 	LogLevel  string
+
+	// render relaxes what serve needs (no plugin token).
+	render bool
 
 	// Resolved by load.
 	token        []byte
 	githubToken  string
 	githubAppKey []byte
 	allowed      []pr.Repo
+	server       *overlay.Config
 }
 
 // envName is the environment fallback of a flag: PREVIEW_<FLAG>.
@@ -86,6 +97,11 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.SizeProfiles, "size-profiles", "small,medium,large", "size profiles an ApplicationSet may choose")
 	fs.BoolVar(&c.Demo, "demo", false, "serve the embedded demo pull requests; no GitHub")
 	fs.StringVar(&c.PRsFile, "prs-file", "", "serve pull requests from this YAML file; no GitHub")
+	serverConfig := "config"
+	if c.render {
+		serverConfig = "server-config" // render's --config is a local .preview.yaml
+	}
+	fs.StringVar(&c.ConfigFile, serverConfig, "", "server config file: defaults, limits, .preview.yaml settings and the service catalog (docs/overlay-config.md)")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 }
@@ -93,7 +109,12 @@ func (c *config) flags(fs *flag.FlagSet) {
 // parseConfig parses args, then fills every flag not given on the command
 // line from its PREVIEW_ environment variable, then validates.
 func parseConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*config, error) {
-	c := &config{}
+	return parseConfigFor(fs, args, getenv, false)
+}
+
+// parseConfigFor is parseConfig for serve (render false) or render.
+func parseConfigFor(fs *flag.FlagSet, args []string, getenv func(string) string, render bool) (*config, error) {
+	c := &config{render: render}
 	c.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -152,13 +173,13 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 		bad("prs-file", "give --demo or --prs-file, not both")
 	}
 	if len(c.token) == 0 && c.PluginToken == "" && c.PluginTokenFile == "" {
-		if c.Demo {
+		if c.Demo || c.render {
 			c.token = []byte(demoToken)
 		} else {
 			bad("plugin-token-file", "required: the bearer token Argo CD sends (or --plugin-token / %s)", envName("plugin-token"))
 		}
 	}
-	if len(c.token) > 0 && len(c.token) < 16 && !c.Demo {
+	if len(c.token) > 0 && len(c.token) < 16 && !c.Demo && !c.render {
 		bad("plugin-token-file", "token is %d characters; use at least 16 (openssl rand -hex 32)", len(c.token))
 	}
 
@@ -202,6 +223,39 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 			continue
 		}
 		c.allowed = append(c.allowed, r)
+	}
+	c.server = overlay.DefaultConfig()
+	if c.ConfigFile == "" && c.Demo {
+		c.ConfigFile = demoConfigName
+	}
+	if c.ConfigFile != "" {
+		read := readFile
+		if c.ConfigFile == demoConfigName {
+			read = func(string) ([]byte, error) { return examples.Config, nil }
+		}
+		if b, err := read(c.ConfigFile); err != nil {
+			bad("config", "%v", err)
+		} else if sc, err := overlay.ParseConfig(c.ConfigFile, b); err != nil {
+			bad("config", "%v", err)
+		} else {
+			c.server = sc
+			// A value in the file wins over its flag.
+			if d := sc.Defaults; d.TTL > 0 {
+				c.DefaultTTL = d.TTL
+			}
+			if d := sc.Defaults; d.MaxTTL > 0 {
+				c.MaxTTL = d.MaxTTL
+			}
+			if d := sc.Defaults; d.SizeProfile != "" {
+				c.SizeProfile = d.SizeProfile
+			}
+			if d := sc.Defaults; d.SeedVersion != "" {
+				c.SeedVersion = d.SeedVersion
+			}
+			if sc.SizeProfiles != nil {
+				c.SizeProfiles = strings.Join(sc.SizeProfiles, ",")
+			}
+		}
 	}
 	if c.ResyncInterval < time.Second {
 		bad("resync-interval", "%s is below 1s", c.ResyncInterval)
@@ -249,10 +303,10 @@ func (c *config) String() string {
 	}
 	return fmt.Sprintf("listen=%s plugin-token=%s plugin-token-file=%s github-url=%s github-token=%s github-token-file=%s "+
 		"github-app-id=%d github-app-installation-id=%d github-app-key-file=%s repos=%s resync-interval=%s label=%s "+
-		"default-ttl=%s max-ttl=%s domain=%s registry=%s image-template=%s allow-forks=%t demo=%t prs-file=%s",
+		"default-ttl=%s max-ttl=%s domain=%s registry=%s image-template=%s allow-forks=%t demo=%t prs-file=%s config=%s",
 		c.Listen, mask(c.PluginToken), c.PluginTokenFile, c.GitHubURL, mask(c.GitHubToken), c.GitHubTokenFile,
 		c.GitHubAppID, c.GitHubInstallationID, c.GitHubAppKeyFile, c.Repos, c.ResyncInterval, c.Label,
-		c.DefaultTTL, c.MaxTTL, c.Domain, c.Registry, c.ImageTemplate, c.AllowForks, c.Demo, c.PRsFile)
+		c.DefaultTTL, c.MaxTTL, c.Domain, c.Registry, c.ImageTemplate, c.AllowForks, c.Demo, c.PRsFile, c.ConfigFile)
 }
 
 func splitList(s string) []string {

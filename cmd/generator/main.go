@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/preview-generator/preview-generator/examples"
+	"github.com/preview-generator/preview-generator/internal/compose"
 	"github.com/preview-generator/preview-generator/internal/github"
 	"github.com/preview-generator/preview-generator/internal/metrics"
 	"github.com/preview-generator/preview-generator/internal/pr"
@@ -35,7 +36,7 @@ const usage = `usage: generator <command> [flags]
 
 commands:
   serve     run the plugin generator service (see generator serve -h)
-  render    print what Argo CD would deploy for a PR (not available yet)
+  render    print what Argo CD deploys for a PR (see generator render -h)
   version   print the version
 `
 
@@ -76,8 +77,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		}
 		return 0
 	case "render":
-		fmt.Fprintln(stderr, "generator render: not available yet in this version (it prints the manifests Argo CD would apply for a PR)")
-		return 2
+		return runRender(context.Background(), args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -120,56 +120,106 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
+// overlayFiles reads .preview.yaml files from GitHub: a missing file is
+// nil content, not an error.
+type overlayFiles struct{ gh *github.Client }
+
+func (o overlayFiles) GetContents(ctx context.Context, repo pr.Repo, path, sha string) ([]byte, error) {
+	b, err := o.gh.GetContents(ctx, repo, path, sha)
+	if errors.Is(err, github.ErrNotFound) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// source is where pull requests come from, and what follows from it.
+type source struct {
+	lister      store.Lister
+	contents    store.Contents
+	overlayPath string
+	allowed     []pr.Repo
+}
+
+// newSource picks GitHub, the demo or a PR file. m may be nil.
+func newSource(cfg *config, log *slog.Logger, m *metrics.Metrics) (*source, error) {
+	src := &source{allowed: cfg.allowed}
+	if cfg.server.Overlay.Enabled {
+		src.overlayPath = cfg.server.Overlay.Path
+	}
+	if cfg.Demo || cfg.PRsFile != "" {
+		f := prfile.NewBytes(examples.PullRequests)
+		if cfg.PRsFile != "" {
+			f = prfile.NewFile(cfg.PRsFile)
+		}
+		if len(src.allowed) == 0 {
+			repos, err := f.Repos()
+			if err != nil {
+				return nil, err
+			}
+			src.allowed = repos
+		}
+		src.lister = f // overlay configs come inline (previewConfig)
+		return src, nil
+	}
+	gcfg := github.Config{
+		BaseURL: cfg.GitHubURL, Token: cfg.githubToken,
+		AppID: cfg.GitHubAppID, InstallationID: cfg.GitHubInstallationID, AppPrivateKey: cfg.githubAppKey,
+		Timeout: cfg.GitHubTimeout, Logger: log,
+	}
+	if m != nil {
+		gcfg.Metrics = m
+	}
+	gh, err := github.New(gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("GitHub client: %w", err)
+	}
+	src.lister, src.contents = gh, overlayFiles{gh}
+	return src, nil
+}
+
+// defaults are the server-side defaults of getparams.
+func (src *source) defaults(cfg *config) server.Defaults {
+	allow := map[string]pr.Repo{}
+	for _, r := range src.allowed {
+		allow[r.Key()] = r
+	}
+	return server.Defaults{
+		Label: cfg.Label, TTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, Domain: cfg.Domain,
+		Registry: cfg.Registry, ImageTemplate: cfg.ImageTemplate, SeedVersion: cfg.SeedVersion,
+		SizeProfile: cfg.SizeProfile, SizeProfiles: splitList(cfg.SizeProfiles),
+		AllowForks: cfg.AllowForks, AllowedRepos: allow, Catalog: cfg.server.Services,
+	}
+}
+
+// compose is the server side of the overlay configs and dependencies.
+func (src *source) compose(cfg *config) compose.Config {
+	d := src.defaults(cfg)
+	return compose.Config{Overlay: cfg.server, Limits: cfg.server.Limits(cfg.MaxTTL, d.SizeProfiles), Targets: d.Options()}
+}
+
 // serve wires the source, store and HTTP server, and runs until ctx ends.
 func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	log := newLogger(cfg, logw)
 	m := metrics.New()
-
-	var lister store.Lister
-	allowed := cfg.allowed
-	switch {
-	case cfg.Demo || cfg.PRsFile != "":
-		src := prfile.NewBytes(examples.PullRequests)
-		if cfg.PRsFile != "" {
-			src = prfile.NewFile(cfg.PRsFile)
-		}
-		if len(allowed) == 0 {
-			repos, err := src.Repos()
-			if err != nil {
-				return err
-			}
-			allowed = repos
-		}
-		lister = src
-		log.Warn("serving pull requests from a file, not GitHub", "demo", cfg.Demo, "file", cfg.PRsFile)
-	default:
-		gh, err := github.New(github.Config{
-			BaseURL: cfg.GitHubURL, Token: cfg.githubToken,
-			AppID: cfg.GitHubAppID, InstallationID: cfg.GitHubInstallationID, AppPrivateKey: cfg.githubAppKey,
-			Timeout: cfg.GitHubTimeout, Logger: log, Metrics: m,
-		})
-		if err != nil {
-			return fmt.Errorf("GitHub client: %w", err)
-		}
-		lister = gh
+	src, err := newSource(cfg, log, m)
+	if err != nil {
+		return err
 	}
-
-	st := store.New(lister, store.Config{Interval: cfg.ResyncInterval, Logger: log, Metrics: m})
-	allow := map[string]pr.Repo{}
-	for _, r := range allowed {
-		allow[r.Key()] = r
+	if cfg.Demo || cfg.PRsFile != "" {
+		log.Warn("serving pull requests from a file, not GitHub", "demo", cfg.Demo, "file", cfg.PRsFile)
+	}
+	st := store.New(src.lister, store.Config{Interval: cfg.ResyncInterval, Logger: log, Metrics: m, Contents: src.contents, OverlayPath: src.overlayPath})
+	for _, r := range src.allowed {
 		st.Watch(r, cfg.Label)
 	}
+	for _, r := range server.CatalogRepos(cfg.server.Services) {
+		st.Watch(r, cfg.Label) // dependency targets
+	}
 	srv := server.New(server.Config{
-		Token: cfg.token,
-		Defaults: server.Defaults{
-			Label: cfg.Label, TTL: cfg.DefaultTTL, MaxTTL: cfg.MaxTTL, Domain: cfg.Domain,
-			Registry: cfg.Registry, ImageTemplate: cfg.ImageTemplate, SeedVersion: cfg.SeedVersion,
-			SizeProfile: cfg.SizeProfile, SizeProfiles: splitList(cfg.SizeProfiles),
-			AllowForks: cfg.AllowForks, AllowedRepos: allow,
-		},
-		Source: st, Metrics: m, Gatherer: m.Registry, Logger: log,
+		Token: cfg.token, Defaults: src.defaults(cfg), Source: st, Metrics: m, Gatherer: m.Registry, Logger: log,
+		Compose: src.compose(cfg),
 	})
+	allowed := src.allowed
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

@@ -170,3 +170,12 @@ func (b *Book) file(cfg Config, p pr.PullRequest) (*overlay.File, error) {
 	}
 	return nil, fmt.Errorf("%w (using the defaults)", r.err)
 }
+
+// Explain reports whether p gets a preview under o with its overlay
+// config applied, and if not, why.
+func Explain(p pr.PullRequest, o params.Options, cfg Config, book *Book, now time.Time) (bool, params.Exclusion) {
+	f, _ := book.file(cfg, p)
+	eff, _ := overlay.Apply(o, f, cfg.Limits)
+	eff.Now = now
+	return params.Decide(p, eff)
+}

@@ -31,6 +31,7 @@ type Metrics struct {
 	staleResponses prometheus.Counter
 	livePreviews   *prometheus.GaugeVec
 	paramErrors    *prometheus.CounterVec
+	configErrors   *prometheus.GaugeVec
 }
 
 // New creates and registers the collectors, plus the Go and process ones.
@@ -91,8 +92,12 @@ func New() *Metrics {
 			Namespace: ns, Name: "getparams_errors_total",
 			Help: "getparams requests answered with an error, by reason (bad_input, unauthorized, forbidden, unavailable, internal).",
 		}, []string{"reason"}),
+		configErrors: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "config_errors",
+			Help: "Live previews whose .preview.yaml (or dependencies) has an error, by repo: see their config_error parameter.",
+		}, []string{"repo"}),
 	}
-	m.Registry.MustRegister(
+	m.Registry.MustRegister(m.configErrors,
 		m.httpRequests, m.httpDuration, m.githubRequests, m.rateRemaining, m.rateLimit, m.rateReset,
 		m.syncs, m.syncDuration, m.lastSync, m.stale, m.staleResponses, m.livePreviews, m.paramErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -147,6 +152,11 @@ func (m *Metrics) StaleResponse() { m.staleResponses.Inc() }
 // LivePreviews records the number of previews answered for repo.
 func (m *Metrics) LivePreviews(repo string, n int) {
 	m.livePreviews.WithLabelValues(repo).Set(float64(n))
+}
+
+// ConfigErrors records how many live previews of repo have a config error.
+func (m *Metrics) ConfigErrors(repo string, n int) {
+	m.configErrors.WithLabelValues(repo).Set(float64(n))
 }
 
 // ParamsError counts a getparams error by reason.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 
+	"github.com/preview-generator/preview-generator/internal/overlay"
 	"github.com/preview-generator/preview-generator/internal/params"
 	"github.com/preview-generator/preview-generator/internal/pr"
 )
@@ -32,6 +33,17 @@ type Defaults struct {
 	AllowForks bool
 	// AllowedRepos is the allow-list; keys are pr.Repo.Key().
 	AllowedRepos map[string]pr.Repo
+	// Catalog is the service catalog dependencies are checked against.
+	Catalog params.Catalog
+}
+
+// Options returns the parameter options of d alone, with no input: what a
+// dependency's target preview is judged under.
+func (d Defaults) Options() params.Options {
+	return params.Options{
+		Label: d.Label, TTL: d.TTL, Domain: d.Domain, Registry: d.Registry, ImageTemplate: d.ImageTemplate,
+		BasicAuth: true, SeedVersion: d.SeedVersion, SizeProfile: d.SizeProfile,
+	}
 }
 
 // Input is a parsed, validated getparams request.
@@ -58,11 +70,12 @@ const (
 	InSeedVersion    = "seedVersion"
 	InMigrateCommand = "migrateCommand"
 	InSizeProfile    = "sizeProfile"
+	InDependencies   = overlay.InputDependencies
 )
 
 var inputKeys = []string{
 	InRepositories, InLabel, InTTL, InDomain, InImage, InRegistry, InIncludeDrafts, InIncludeForks,
-	InExcludeBots, InDatabase, InBasicAuth, InRedis, InMongoDB, InSeedVersion, InMigrateCommand, InSizeProfile,
+	InExcludeBots, InDatabase, InBasicAuth, InRedis, InMongoDB, InSeedVersion, InMigrateCommand, InSizeProfile, InDependencies,
 }
 
 // InputError names the input parameter that was wrong.
@@ -85,10 +98,7 @@ var (
 // first problem found is returned as an *InputError; keys are checked in
 // sorted order so the answer is deterministic.
 func ParseInput(in v1alpha1.PluginParameters, d Defaults) (Input, error) {
-	o := params.Options{
-		Label: d.Label, TTL: d.TTL, Domain: d.Domain, Registry: d.Registry, ImageTemplate: d.ImageTemplate,
-		BasicAuth: true, SeedVersion: d.SeedVersion, SizeProfile: d.SizeProfile,
-	}
+	o := d.Options()
 	var out Input
 	keys := make([]string, 0, len(in))
 	for k := range in {
@@ -157,6 +167,10 @@ func ParseInput(in v1alpha1.PluginParameters, d Defaults) (Input, error) {
 			})
 		case InMigrateCommand:
 			err = str(raw, &o.MigrateCommand, nil)
+		case InDependencies:
+			if o.Dependencies, err = overlay.ParseDependenciesInput(raw); err == nil {
+				err = overlay.CheckDependencies(o.Dependencies, d.Catalog)
+			}
 		case InSizeProfile:
 			err = str(raw, &o.SizeProfile, func(s string) error {
 				if !slices.Contains(d.SizeProfiles, s) {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/preview-generator/preview-generator/internal/compose"
+	"github.com/preview-generator/preview-generator/internal/overlay"
 	"github.com/preview-generator/preview-generator/internal/params"
 	"github.com/preview-generator/preview-generator/internal/pr"
 	"github.com/preview-generator/preview-generator/internal/store"
@@ -51,6 +54,7 @@ type Metrics interface {
 	HTTPRequest(route string, code int, took time.Duration)
 	StaleResponse()
 	LivePreviews(repo string, n int)
+	ConfigErrors(repo string, n int)
 	ParamsError(reason string)
 }
 
@@ -66,12 +70,19 @@ type Config struct {
 	Logger   *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Compose is the server side of the overlay configs and dependencies;
+	// a nil Compose.Overlay means overlay.DefaultConfig(). Compose.Targets
+	// is filled from Defaults when its Label is empty.
+	Compose compose.Config
+	// Book keeps each PR's last good overlay config; nil makes a new one.
+	Book *compose.Book
 }
 
 // Server is the HTTP handler. Build it with New.
 type Server struct {
-	cfg  Config
-	echo *echo.Echo
+	cfg     Config
+	echo    *echo.Echo
+	catalog []pr.Repo // the service catalog's repositories, sorted
 
 	mu    sync.Mutex
 	cache map[string]*answer
@@ -124,7 +135,16 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, cache: map[string]*answer{}}
+	if cfg.Compose.Overlay == nil {
+		cfg.Compose.Overlay = overlay.DefaultConfig()
+	}
+	if cfg.Compose.Targets.Label == "" {
+		cfg.Compose.Targets = cfg.Defaults.Options()
+	}
+	if cfg.Book == nil {
+		cfg.Book = compose.NewBook()
+	}
+	s := &Server{cfg: cfg, cache: map[string]*answer{}, catalog: CatalogRepos(cfg.Compose.Overlay.Services)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -253,13 +273,27 @@ func (s *Server) getParams(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusServiceUnavailable,
 			"the open pull requests are not known yet; refusing to answer an empty list (Argo CD keeps the existing previews): "+err.Error())
 	}
+	var targets store.Result
+	if len(s.catalog) > 0 {
+		targets, err = s.cfg.Source.Get(ctx, s.catalog, s.cfg.Compose.Targets.Label)
+		if err != nil {
+			s.paramsError("unavailable")
+			s.cfg.Logger.Error("getparams unavailable: dependency targets unknown", "applicationSet", req.ApplicationSetName, "error", err)
+			return echo.NewHTTPError(http.StatusServiceUnavailable,
+				"the open pull requests of the service catalog are not known yet; refusing to guess dependency targets: "+err.Error())
+		}
+		res.Stale = append(res.Stale, targets.Stale...)
+		if targets.Generation < res.Generation {
+			res.Generation = targets.Generation // key the cache by the older read
+		}
+	}
 	if len(res.Stale) > 0 {
 		if s.cfg.Metrics != nil {
 			s.cfg.Metrics.StaleResponse()
 		}
 		s.cfg.Logger.Warn("serving last good answer: GitHub refresh failing", "applicationSet", req.ApplicationSetName, "stale", res.Stale, "oldest_sync", res.OldestSync)
 	}
-	a, err := s.answer(req.Input.Parameters, in, res)
+	a, err := s.answer(req.Input.Parameters, in, res, targets)
 	if err != nil {
 		s.paramsError("internal")
 		return err
@@ -311,7 +345,7 @@ func (s *Server) decode(r *http.Request) (request, error) {
 
 // answer returns the encoded reply for in, from the cache when the data and
 // the clock still give the same answer.
-func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res store.Result) (*answer, error) {
+func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res, targets store.Result) (*answer, error) {
 	keyBytes, err := json.Marshal(raw) // map keys sorted: a canonical key
 	if err != nil {
 		return nil, fmt.Errorf("encoding cache key: %w", err)
@@ -325,34 +359,58 @@ func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res store.Resul
 		return a, nil
 	}
 
-	o := in.Options
-	o.Now = now
-	prs := res.All()
-	maps, err := params.Build(prs, o)
+	ans, err := compose.Compose(res.All(), targets.All(), in.Options, s.cfg.Compose, s.cfg.Book, now)
 	if err != nil {
 		return nil, fmt.Errorf("building parameters: %w", err)
 	}
-	body := encodeReply(maps)
-	if s.cfg.Metrics != nil {
-		counts := map[string]int{}
-		for _, r := range in.Repos {
-			counts[r.String()] = 0
-		}
-		for _, m := range maps {
-			counts[m[params.KeyRepository]]++
-		}
-		for r, n := range counts {
-			s.cfg.Metrics.LivePreviews(r, n)
-		}
-	}
+	body := encodeReply(ans.Params)
+	s.observeAnswer(in.Repos, ans)
 	s.mu.Lock()
 	if len(s.cache) >= maxCached {
 		clear(s.cache)
 	}
-	a = &answer{gen: res.Generation, validUntil: params.NextExpiry(prs, o), body: body}
+	a = &answer{gen: res.Generation, validUntil: ans.ValidUntil, body: body}
 	s.cache[key] = a
 	s.mu.Unlock()
 	return a, nil
+}
+
+// observeAnswer records the previews and config errors of a new answer.
+func (s *Server) observeAnswer(repos []pr.Repo, ans compose.Answer) {
+	live, bad := map[string]int{}, map[string]int{}
+	for _, r := range repos {
+		live[r.String()], bad[r.String()] = 0, 0
+	}
+	for _, m := range ans.Params {
+		live[m[params.KeyRepository]]++
+		if e := m[params.KeyConfigError]; e != "" {
+			bad[m[params.KeyRepository]]++
+			s.cfg.Logger.Warn("preview config error", "repository", m[params.KeyRepository], "number", m[params.KeyNumber],
+				"head_sha", m[params.KeyHeadSHA], "config_error", e)
+		}
+	}
+	if s.cfg.Metrics == nil {
+		return
+	}
+	for r, n := range live {
+		s.cfg.Metrics.LivePreviews(r, n)
+		s.cfg.Metrics.ConfigErrors(r, bad[r])
+	}
+}
+
+// CatalogRepos returns the repositories of a service catalog, sorted and
+// without duplicates: the dependency targets the store must know.
+func CatalogRepos(cat params.Catalog) []pr.Repo {
+	seen := map[string]pr.Repo{}
+	for _, svc := range cat {
+		seen[svc.Repo.Key()] = svc.Repo
+	}
+	out := make([]pr.Repo, 0, len(seen))
+	for _, r := range seen {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b pr.Repo) int { return strings.Compare(a.Key(), b.Key()) })
+	return out
 }
 
 // reply is Argo CD's plugin response: {"output": {"parameters": [...]}}.

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/preview-generator/preview-generator/internal/pr"
+	"sigs.k8s.io/yaml"
+)
+
+var update = flag.Bool("update", false, "rewrite the render golden files")
+
+var renderNow = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
+
+func renderFor(t *testing.T, repo string, number int, extra ...string) []byte {
+	t.Helper()
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	args := append([]string{"--prs-file=testdata/render/prs.yaml", "--server-config=../../examples/config.yaml"}, extra...)
+	cfg, err := parseConfigFor(fs, args, func(string) string { return "" }, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.load(os.ReadFile); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := pr.ParseRepo(repo)
+	var out bytes.Buffer
+	rf := renderFlags{repo: repo, number: number, output: "yaml"}
+	for _, a := range extra {
+		if v, ok := strings.CutPrefix(a, "--local-config="); ok {
+			rf.previewConfig = v
+		}
+	}
+	if err := renderPR(context.Background(), cfg, rf, r, renderNow, &out); err != nil {
+		t.Fatalf("render %s#%d: %v", repo, number, err)
+	}
+	return out.Bytes()
+}
+
+// docs splits a multi-document YAML stream into objects.
+func docs(t *testing.T, b []byte) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, d := range strings.Split(string(b), "\n---\n") {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(d), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func find(objs []map[string]any, kind, name string) map[string]any {
+	for _, o := range objs {
+		md, _ := o["metadata"].(map[string]any)
+		if o["kind"] == kind && (name == "" || md["name"] == name) {
+			return o
+		}
+	}
+	return nil
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", "render", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/generator -run Render -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./cmd/generator -run Render -update rewrites it); got:\n%s", name, got)
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, repo string
+		number     int
+		check      func(t *testing.T, objs []map[string]any)
+	}{
+		{"frontend-defaults.yaml", "acme/frontend", 9, func(t *testing.T, objs []map[string]any) {
+			app := objs[0]
+			if app["kind"] != "Application" || app["metadata"].(map[string]any)["name"] != "frontend-pr-9-cdf85e" {
+				t.Fatalf("first document = %v %v, want the Application frontend-pr-9-cdf85e", app["kind"], app["metadata"])
+			}
+			if find(objs, "StatefulSet", "") != nil || find(objs, "Job", "migrate") != nil {
+				t.Error("the frontend has no database, but a StatefulSet or migration Job was rendered")
+			}
+			cm := find(objs, "ConfigMap", "preview-dependencies")
+			if cm == nil || cm["data"].(map[string]any)["BACKEND_URL"] != "https://backend.staging.example.com" {
+				t.Errorf("without .preview.yaml the dependencies stay on kustomize/base's staging defaults: %v", cm)
+			}
+		}},
+		{"backend-db.yaml", "acme/backend", 1, func(t *testing.T, objs []map[string]any) {
+			if find(objs, "Namespace", "backend-pr-1-58d661") == nil {
+				t.Error("no Namespace backend-pr-1-58d661")
+			}
+			if find(objs, "Job", "migrate") == nil {
+				t.Error("the backend renders the database with a migration Job")
+			}
+			dep := find(objs, "Deployment", "app")
+			if dep == nil || !strings.Contains(toJSON(dep), `"image":"ghcr.io/acme/backend:pr-1-3f78685"`) {
+				t.Errorf("app Deployment does not run the PR's image")
+			}
+			for _, o := range objs[1:] {
+				md := o["metadata"].(map[string]any)
+				if ns, ok := md["namespace"]; ok && ns != "backend-pr-1-58d661" {
+					t.Errorf("%s %s in namespace %v", o["kind"], md["name"], ns)
+				}
+			}
+		}},
+		{"frontend-dependency.yaml", "acme/frontend", 7, func(t *testing.T, objs []map[string]any) {
+			cm := find(objs, "ConfigMap", "preview-dependencies")
+			if cm == nil || cm["data"].(map[string]any)["BACKEND_URL"] != "http://app.backend-pr-1-58d661.svc.cluster.local:80" {
+				t.Errorf("dependency ConfigMap = %v, want BACKEND_URL at backend PR #1's preview", cm)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			out := renderFor(t, tc.repo, tc.number)
+			golden(t, tc.name, out)
+			tc.check(t, docs(t, out))
+		})
+	}
+}
+
+func TestRenderLocalConfigAndParams(t *testing.T) {
+	t.Parallel()
+	local := filepath.Join(t.TempDir(), ".preview.yaml")
+	if err := os.WriteFile(local, []byte("ttl: 24h\ndependencies:\n  backend: staging\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	cfg, err := parseConfigFor(fs, []string{"--prs-file=testdata/render/prs.yaml", "--server-config=../../examples/config.yaml"}, func(string) string { return "" }, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.load(os.ReadFile); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rf := renderFlags{repo: "acme/frontend", number: 7, previewConfig: local, paramsOnly: true, output: "json"}
+	if err := renderPR(context.Background(), cfg, rf, pr.Repo{Owner: "acme", Name: "frontend"}, renderNow, &out); err != nil {
+		t.Fatal(err)
+	}
+	var params map[string]string
+	if err := json.Unmarshal(out.Bytes(), &params); err != nil {
+		t.Fatalf("--params -o json is not a JSON object of strings: %v\n%s", err, out.String())
+	}
+	if params["ttl"] != "24h" || params["dep_backend_target"] != "staging" || params["expires_at"] != "2026-11-21T11:00:00Z" {
+		t.Errorf("local .preview.yaml not applied: ttl=%s dep=%s expires=%s", params["ttl"], params["dep_backend_target"], params["expires_at"])
+	}
+}
+
+func TestRenderErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"render"}, 2, "--repo: required"},
+		{[]string{"render", "--repo", "acme/backend"}, 2, "--pr: required"},
+		{[]string{"render", "--repo", "acme", "--pr", "1"}, 2, "--repo: repository \"acme\""},
+		{[]string{"render", "--repo", "acme/backend", "--pr", "1", "-o", "xml"}, 2, "-o: \"xml\""},
+		{[]string{"render", "--repo", "acme/backend", "--pr", "99"}, 1, "acme/backend#99 is not an open pull request"},
+		{[]string{"render", "--repo", "acme/backend", "--pr", "2"}, 1, "has no preview under appsets/backend.yaml: draft"},
+		{[]string{"render", "--repo", "acme/other", "--pr", "1"}, 1, "no ApplicationSet with a plugin generator lists acme/other"},
+	}
+	for _, tc := range tests {
+		var stdout, stderr bytes.Buffer
+		code := run(tc.args, &stdout, &stderr, func(string) string { return "" })
+		if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and %q", tc.args, code, stderr.String(), tc.code, tc.want)
+		}
+	}
+}
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
