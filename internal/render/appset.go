@@ -18,8 +18,8 @@ var ErrUnsupportedGenerator = errors.New("unsupported generator")
 
 // Application renders the Application that appset's generator number 0
 // produces for one parameter map answered by the plugin, the way Argo CD
-// v2.14's ApplicationSet controller does. It is ApplicationsFor with one
-// generator and one parameter set; see there.
+// v2.14's ApplicationSet controller does: Applications for generator 0 and
+// one parameter set.
 func Application(appset *v1alpha1.ApplicationSet, params map[string]string) (*v1alpha1.Application, error) {
 	apps, err := Applications(appset, 0, []map[string]string{params})
 	if err != nil {
@@ -83,6 +83,7 @@ func Applications(appset *v1alpha1.ApplicationSet, gen int, paramSets []map[stri
 			}
 		}
 		app.Namespace = appset.Namespace
+		// Set for printing and applying; the controller sets them on create.
 		app.TypeMeta.APIVersion = v1alpha1.SchemeGroupVersion.String()
 		app.TypeMeta.Kind = "Application"
 		apps = append(apps, *app)
