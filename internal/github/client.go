@@ -18,6 +18,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v57/github"
@@ -27,18 +28,16 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultBaseURL = "https://api.github.com/"
-	DefaultTimeout = 10 * time.Second
+	DefaultBaseURL           = "https://api.github.com/"
+	DefaultTimeout           = 10 * time.Second
+	DefaultCachePullRequests = 20000
 )
 
 const (
 	perPage          = 100
 	maxPages         = 1000 // 100 000 items: a guard against a Link loop
 	fetchConcurrency = 4
-	etagMaxEntries   = 4096
 	etagMaxBytes     = 64 << 20
-	commitCacheSize  = 8192
-	contentsMaxItems = 2048
 	contentsMaxBytes = 16 << 20
 )
 
@@ -64,11 +63,30 @@ type Config struct {
 	// HTTPClient supplies the base transport (tests); default
 	// http.DefaultTransport. Its Timeout is not used: Timeout applies.
 	HTTPClient *http.Client
-	// ETagCacheBytes bounds the memory of the conditional-request cache
-	// (list and event pages); default 64 MiB. A page of 100 pull requests
-	// from github.com is about 2 MB; when the bound is too small, pages are
-	// evicted and fetched again in full, costing rate limit.
+	// ETagCacheBytes bounds the memory of the conditional-request cache,
+	// which keeps list and event pages converted, not as JSON; default
+	// 64 MiB. A page of 100 pull requests costs about 40 KB there (its JSON
+	// from github.com is about 2 MB), the events of one pull request about
+	// 300 bytes. When the bound is too small, pages are evicted and fetched
+	// again in full, costing rate limit.
 	ETagCacheBytes int64
+	// CachePullRequests is how many labelled open pull requests, over all
+	// repositories, the caches are sized for; default 20000. Each one
+	// needs an events page and a head commit (and a .preview.yaml answer)
+	// kept from one resync to the next; 100 pull requests need a list page.
+	// Beyond it, a resync misses the cache (a least-recently-used cache
+	// polled in a cycle larger than itself misses every time) and fetches
+	// everything again, spending rate limit. The entries cost about 300
+	// bytes each, so the default bounds them to a few megabytes.
+	CachePullRequests int
+}
+
+// cacheEntries returns the entry bounds of the conditional-request cache
+// and of the commit and contents caches for n labelled pull requests,
+// with a quarter to spare for pushes and unlabelled pull requests' pages.
+func cacheEntries(n int) (etag, commits, contents int) {
+	spare := n/4 + 16
+	return n + n/perPage + spare, n + spare, n + spare
 }
 
 // Client lists pull requests and reads files. It is safe for concurrent use.
@@ -78,6 +96,7 @@ type Client struct {
 	log      *slog.Logger
 	metrics  Metrics
 	gate     *rateGate
+	etag     *etagTransport
 	now      func() time.Time
 	commits  *lru[string, time.Time]
 	contents *lru[string, contentEntry]
@@ -158,7 +177,12 @@ func New(cfg Config) (*Client, error) {
 	if cacheBytes <= 0 {
 		cacheBytes = etagMaxBytes
 	}
-	et := newETagTransport(transport, identity, etagMaxEntries, cacheBytes)
+	capacity := cfg.CachePullRequests
+	if capacity <= 0 {
+		capacity = DefaultCachePullRequests
+	}
+	etagEntries, commitEntries, contentEntries := cacheEntries(capacity)
+	et := newETagTransport(transport, identity, etagEntries, cacheBytes)
 
 	client := gh.NewClient(&http.Client{Transport: et})
 	client.BaseURL = u
@@ -171,24 +195,25 @@ func New(cfg Config) (*Client, error) {
 		log:      logger,
 		metrics:  metrics,
 		gate:     &rateGate{now: now},
+		etag:     et,
 		now:      now,
-		commits:  newLRU[string, time.Time](commitCacheSize, 0, nil),
-		contents: newLRU[string, contentEntry](contentsMaxItems, contentsMaxBytes, func(e contentEntry) int64 { return int64(len(e.data)) + 64 }),
+		commits:  newLRU[string, time.Time](commitEntries, 0, nil),
+		contents: newLRU[string, contentEntry](contentEntries, contentsMaxBytes, func(e contentEntry) int64 { return int64(len(e.data)) + 64 }),
 	}, nil
 }
 
 // call runs one API request: it refuses while a rate limit holds, bounds the
 // request by the timeout, records the rate-limit headers and the outcome, and
-// classifies the error.
-func (c *Client) call(ctx context.Context, endpoint string, cond bool, fn func(context.Context) (*gh.Response, error)) (*gh.Response, error) {
+// classifies the error. A non-nil cr makes the request conditional.
+func (c *Client) call(ctx context.Context, endpoint string, cr *condRequest, fn func(context.Context) (*gh.Response, error)) (*gh.Response, error) {
 	if err := c.gate.check(); err != nil {
 		c.metrics.GitHubRequest(endpoint, OutcomeRateLimited)
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	if cond {
-		ctx = conditional(ctx)
+	if cr != nil {
+		ctx = conditional(ctx, cr)
 	}
 	resp, err := fn(ctx)
 	now := c.now()
@@ -221,21 +246,32 @@ func (c *Client) ListOpenPullRequests(ctx context.Context, repo pr.Repo, labels 
 	opts := &gh.PullRequestListOptions{State: "open", ListOptions: gh.ListOptions{PerPage: perPage}}
 	for range maxPages {
 		var page []*gh.PullRequest
-		resp, err := c.call(ctx, EndpointPullsList, true, func(ctx context.Context) (*gh.Response, error) {
+		prs, resp, err := conditionalPage(c, ctx, EndpointPullsList, func(ctx context.Context) (*gh.Response, error) {
 			var (
 				resp *gh.Response
 				err  error
 			)
 			page, resp, err = c.gh.PullRequests.List(ctx, repo.Owner, repo.Name, opts)
 			return resp, err
+		}, func() ([]pr.PullRequest, int64) {
+			prs := make([]pr.PullRequest, len(page))
+			var cost int64
+			for i, p := range page {
+				prs[i] = convert(repo, p)
+				cost += prCost(&prs[i])
+			}
+			return prs, cost
 		})
 		if err != nil {
 			return nil, fmt.Errorf("listing pull requests for %s: %w", repo, err)
 		}
-		for _, p := range page {
-			if !seen[p.GetNumber()] {
-				seen[p.GetNumber()] = true
-				out = append(out, convert(repo, p))
+		for _, p := range prs {
+			if !seen[p.Number] {
+				seen[p.Number] = true
+				// The cached page is shared: give the caller its own
+				// label slice; enrich sets the rest anew.
+				p.Labels = slices.Clone(p.Labels)
+				out = append(out, p)
 			}
 		}
 		if resp.NextPage == 0 {
@@ -330,24 +366,22 @@ func (c *Client) labeledAt(ctx context.Context, repo pr.Repo, number int) (map[s
 	opts := &gh.ListOptions{PerPage: perPage}
 	for range maxPages {
 		var page []*gh.IssueEvent
-		resp, err := c.call(ctx, EndpointIssueEvents, true, func(ctx context.Context) (*gh.Response, error) {
+		labeled, resp, err := conditionalPage(c, ctx, EndpointIssueEvents, func(ctx context.Context) (*gh.Response, error) {
 			var (
 				resp *gh.Response
 				err  error
 			)
 			page, resp, err = c.gh.Issues.ListIssueEvents(ctx, repo.Owner, repo.Name, number, opts)
 			return resp, err
+		}, func() ([]labelTime, int64) {
+			return lastLabeled(page)
 		})
 		if err != nil {
 			return nil, err
 		}
-		for _, e := range page {
-			name := strings.ToLower(e.GetLabel().GetName())
-			if e.GetEvent() != "labeled" || name == "" {
-				continue
-			}
-			if t := e.GetCreatedAt().Time.UTC(); t.After(last[name]) {
-				last[name] = t
+		for _, l := range labeled {
+			if l.at.After(last[l.name]) {
+				last[l.name] = l.at
 			}
 		}
 		if resp.NextPage == 0 {
@@ -358,6 +392,69 @@ func (c *Client) labeledAt(ctx context.Context, repo pr.Repo, number int) (map[s
 	return last, nil
 }
 
+// labelTime is the last time a label (lower-case name) was applied, as
+// seen in one page of issue events.
+type labelTime struct {
+	name string
+	at   time.Time
+}
+
+// lastLabeled reduces a page of issue events to the last "labeled" time of
+// each label, and returns its cost in bytes.
+func lastLabeled(page []*gh.IssueEvent) ([]labelTime, int64) {
+	var out []labelTime
+	cost := int64(24)
+	for _, e := range page {
+		name := strings.ToLower(e.GetLabel().GetName())
+		if e.GetEvent() != "labeled" || name == "" {
+			continue
+		}
+		t := e.GetCreatedAt().Time.UTC()
+		i := slices.IndexFunc(out, func(l labelTime) bool { return l.name == name })
+		switch {
+		case i < 0:
+			out = append(out, labelTime{name: name, at: t})
+			cost += int64(unsafe.Sizeof(labelTime{})) + int64(len(name))
+		case t.After(out[i].at):
+			out[i].at = t
+		}
+	}
+	return out, cost
+}
+
+// conditionalPage fetches one page with a conditional request. On a 200,
+// convert turns the decoded page into the value to return and keep (with
+// its cost in bytes); on a 304 the kept value is returned without decoding
+// anything. The value is shared between callers: they must not modify it.
+func conditionalPage[T any](c *Client, ctx context.Context, endpoint string, fetch func(context.Context) (*gh.Response, error), convert func() (T, int64)) (T, *gh.Response, error) {
+	var zero T
+	cr := &condRequest{}
+	resp, err := c.call(ctx, endpoint, cr, fetch)
+	if err != nil {
+		return zero, nil, err
+	}
+	if cr.revalidated {
+		v, ok := cr.value.(T)
+		if !ok {
+			return zero, nil, fmt.Errorf("%s: cached page holds %T, want %T", endpoint, cr.value, zero)
+		}
+		return v, resp, nil
+	}
+	v, cost := convert()
+	c.etag.store(cr, v, cost)
+	return v, resp, nil
+}
+
+// prCost estimates the bytes a converted pull request holds.
+func prCost(p *pr.PullRequest) int64 {
+	n := int64(unsafe.Sizeof(*p)) + int64(len(p.Repo.Owner)+len(p.Repo.Name)+len(p.Title)+len(p.Author)+
+		len(p.HeadBranch)+len(p.BaseBranch)+len(p.HeadSHA)+len(p.HeadRepo.Owner)+len(p.HeadRepo.Name)+len(p.HTMLURL))
+	for _, l := range p.Labels {
+		n += 16 + int64(len(l))
+	}
+	return n
+}
+
 // commitTime returns the committer date of sha, cached by SHA.
 func (c *Client) commitTime(ctx context.Context, repo pr.Repo, sha string) (time.Time, error) {
 	key := repo.Key() + "@" + sha
@@ -365,7 +462,7 @@ func (c *Client) commitTime(ctx context.Context, repo pr.Repo, sha string) (time
 		return t, nil
 	}
 	var commit *gh.RepositoryCommit
-	_, err := c.call(ctx, EndpointCommitGet, false, func(ctx context.Context) (*gh.Response, error) {
+	_, err := c.call(ctx, EndpointCommitGet, nil, func(ctx context.Context) (*gh.Response, error) {
 		var (
 			resp *gh.Response
 			err  error
@@ -393,7 +490,7 @@ func (c *Client) GetContents(ctx context.Context, repo pr.Repo, path, sha string
 		return slices.Clone(e.data), nil
 	}
 	var file *gh.RepositoryContent
-	_, err := c.call(ctx, EndpointContentsGet, false, func(ctx context.Context) (*gh.Response, error) {
+	_, err := c.call(ctx, EndpointContentsGet, nil, func(ctx context.Context) (*gh.Response, error) {
 		var (
 			resp *gh.Response
 			err  error

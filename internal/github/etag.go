@@ -1,58 +1,88 @@
 package github
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
 	"io"
 	"net/http"
-	"strconv"
+	"slices"
 )
 
-// revalidatedHeader marks a response the ETag cache served after a 304.
+// revalidatedHeader marks a response the ETag cache answered after a 304.
 const revalidatedHeader = "X-Preview-Generator-Revalidated"
-
-// maxETagBody bounds one cached body; larger pages are not cached.
-const maxETagBody = 8 << 20
 
 type conditionalKey struct{}
 
-// conditional marks ctx so that its GET requests go through the ETag cache.
-func conditional(ctx context.Context) context.Context {
-	return context.WithValue(ctx, conditionalKey{}, true)
+// condRequest carries one conditional GET between the client and the
+// transport. The transport fills it; the client reads it.
+type condRequest struct {
+	// After a 200 with an ETag: the cache key, the ETag and the Link
+	// header to replay. The client converts the body and hands the result
+	// to etagTransport.store.
+	key  etagKey
+	etag string
+	link []string
+	// After a 304: the value stored for this URL; revalidated is true.
+	value       any
+	revalidated bool
 }
+
+// conditional marks ctx so that its GET request goes through the ETag
+// cache, reporting to cr. Use a fresh cr for each request.
+func conditional(ctx context.Context, cr *condRequest) context.Context {
+	return context.WithValue(ctx, conditionalKey{}, cr)
+}
+
+// etagKey is the SHA-256 of the credential identity and the URL: 32 bytes
+// instead of a string of a hundred or more per cached page.
+type etagKey [sha256.Size]byte
 
 type etagEntry struct {
-	etag   string
-	body   []byte
-	header http.Header // Content-Type and Link of the 200
+	etag  string
+	link  []string // the 200's Link header, if any
+	value any
+	cost  int64
 }
 
-// etagTransport makes conditional requests: it stores the ETag and body of
-// each 200 (per URL and credential identity), sends If-None-Match on the
-// next GET of that URL and turns a 304 (which costs no rate limit) back into
-// the stored 200, keeping the 304's fresh rate-limit headers. Only requests
-// whose context is marked with conditional() take part.
+// etagTransport makes conditional requests. It does not keep response
+// bodies: a client decodes and converts a 200 as usual and then stores the
+// converted value (a page of pull requests, say) with store, under the URL,
+// the credential identity and the 200's ETag. The next GET of that URL sends
+// If-None-Match; a 304 (which costs no rate limit) is answered as a 200
+// with an empty body, the 304's fresh rate-limit headers, the stored Link,
+// and the stored value in the request's condRequest. Only requests whose
+// context is marked with conditional() take part.
+//
+// Keeping the converted value rather than the body costs about 1/50 of the
+// memory for GitHub's pull request pages (about 20 KB of JSON per pull
+// request, most of it nested repository and user objects) and spares
+// decoding them again on every poll.
 type etagTransport struct {
 	next     http.RoundTripper
 	identity string
-	cache    *lru[string, etagEntry]
+	cache    *lru[etagKey, etagEntry]
 }
 
 func newETagTransport(next http.RoundTripper, identity string, maxEntries int, maxBytes int64) *etagTransport {
 	return &etagTransport{
 		next:     next,
 		identity: identity,
-		cache: newLRU[string, etagEntry](maxEntries, maxBytes, func(e etagEntry) int64 {
-			return int64(len(e.body) + len(e.etag) + 256)
+		cache: newLRU[etagKey, etagEntry](maxEntries, maxBytes, func(e etagEntry) int64 {
+			n := e.cost + int64(len(e.etag)) + 200
+			for _, l := range e.link {
+				n += int64(len(l)) + 16
+			}
+			return n
 		}),
 	}
 }
 
 func (t *etagTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method != http.MethodGet || req.Context().Value(conditionalKey{}) == nil {
+	cr, _ := req.Context().Value(conditionalKey{}).(*condRequest)
+	if req.Method != http.MethodGet || cr == nil {
 		return t.next.RoundTrip(req)
 	}
-	key := t.identity + " " + req.URL.String()
+	key := etagKey(sha256.Sum256([]byte(t.identity + " " + req.URL.String())))
 	cached, hit := t.cache.Get(key)
 	if hit {
 		req = req.Clone(req.Context())
@@ -70,43 +100,31 @@ func (t *etagTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		out.Status = "200 OK"
 		out.StatusCode = http.StatusOK
 		out.Header = resp.Header.Clone()
-		for k, v := range cached.header {
-			if out.Header.Get(k) == "" {
-				out.Header[k] = v
-			}
+		if len(cached.link) > 0 && out.Header.Get("Link") == "" {
+			out.Header["Link"] = slices.Clone(cached.link)
 		}
 		out.Header.Set(revalidatedHeader, "true")
-		out.Body = io.NopCloser(bytes.NewReader(cached.body))
-		out.ContentLength = int64(len(cached.body))
-		out.Header.Set("Content-Length", strconv.Itoa(len(cached.body)))
+		out.Header.Set("Content-Length", "0")
+		out.Body = http.NoBody
+		out.ContentLength = 0
+		cr.value, cr.revalidated = cached.value, true
 		return &out, nil
 	case resp.StatusCode == http.StatusOK && resp.Header.Get("ETag") != "":
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxETagBody+1))
-		if err != nil {
-			_ = resp.Body.Close()
-			return nil, err
-		}
-		if len(body) > maxETagBody {
-			// Too large to keep: hand the whole body on, uncached.
-			t.cache.Remove(key)
-			resp.Body = readCloser{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
-			return resp, nil
-		}
-		_ = resp.Body.Close()
-		h := http.Header{}
-		for _, k := range []string{"Content-Type", "Link"} {
-			if v := resp.Header.Values(k); len(v) > 0 {
-				h[k] = v
-			}
-		}
-		t.cache.Add(key, etagEntry{etag: resp.Header.Get("ETag"), body: body, header: h})
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		return resp, nil
+		// A copy: the slice of a header's values shares its backing array
+		// with every other header of the response.
+		cr.key, cr.etag = key, resp.Header.Get("ETag")
+		cr.link = slices.Clone(resp.Header.Values("Link"))
 	}
 	return resp, nil
 }
 
-type readCloser struct {
-	io.Reader
-	io.Closer
+// store keeps value, the converted answer of the 200 cr saw, for the next
+// conditional request of that URL; cost is its size in bytes. It does
+// nothing when that answer had no ETag. A value whose cost exceeds the
+// cache's bound is not kept.
+func (t *etagTransport) store(cr *condRequest, value any, cost int64) {
+	if cr.etag == "" {
+		return
+	}
+	t.cache.Add(cr.key, etagEntry{etag: cr.etag, link: cr.link, value: value, cost: cost})
 }

@@ -1,0 +1,125 @@
+package github
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"reflect"
+	"testing"
+
+	"github.com/preview-generator/preview-generator/internal/github/githubtest"
+)
+
+// TestResyncWithinCacheCapacity checks that the caches hold a whole resync
+// of as many labelled pull requests as they are sized for, and that beyond
+// that the answers stay right but cost rate limit again.
+func TestResyncWithinCacheCapacity(t *testing.T) {
+	t.Parallel()
+	const prs = 120 // two list pages
+	tests := []struct {
+		name     string
+		capacity int
+		// wantSpent is the number of requests answered 200 (and so
+		// costing rate limit) by the second listing and contents reads.
+		wantSpent int
+	}{
+		{"sized for them", prs, 0},
+		// 1 + 0 + 16 entries for 2 list pages and 120 events pages, 17
+		// commits and 17 contents answers for 120: every one misses.
+		{"too small", 1, 2 + prs + prs + prs},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := githubtest.NewServer(t)
+			for n := 1; n <= prs; n++ {
+				sha := fmt.Sprintf("%040x", n)
+				srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: sha, Labels: []string{"preview"}})
+				srv.AddFile("acme/backend", ".preview.yaml", sha, []byte(fmt.Sprintf("n: %d\n", n)))
+			}
+			c, _ := newTestClient(t, srv, func(cfg *Config) { cfg.CachePullRequests = tt.capacity })
+			ctx := context.Background()
+			pass := func() ([]string, int) {
+				t.Helper()
+				got, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+				if err != nil {
+					t.Fatalf("ListOpenPullRequests: %v", err)
+				}
+				var files []string
+				for _, p := range got {
+					b, err := c.GetContents(ctx, backend, ".preview.yaml", p.HeadSHA)
+					if err != nil {
+						t.Fatalf("GetContents #%d: %v", p.Number, err)
+					}
+					files = append(files, string(b))
+				}
+				if len(got) != prs {
+					t.Fatalf("listed %d pull requests, want %d", len(got), prs)
+				}
+				return files, srv.Count("", http.StatusOK)
+			}
+			first, _ := pass()
+			if first[0] != "n: 120\n" || first[prs-1] != "n: 1\n" {
+				t.Errorf("files %q ... %q, want n: 120 ... n: 1", first[0], first[prs-1])
+			}
+			srv.ResetCounts()
+			second, spent := pass()
+			if !reflect.DeepEqual(first, second) {
+				t.Errorf("second pass read other files")
+			}
+			if spent != tt.wantSpent {
+				t.Errorf("second pass: %d requests answered 200, want %d", spent, tt.wantSpent)
+			}
+		})
+	}
+}
+
+// TestCachedPageIsNotShared checks that a caller changing the pull requests
+// it got does not change what a revalidated listing returns.
+func TestCachedPageIsNotShared(t *testing.T) {
+	t.Parallel()
+	srv := githubtest.NewServer(t)
+	srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1, HeadSHA: fmt.Sprintf("%040x", 1), Labels: []string{"preview", "bug"}})
+	c, _ := newTestClient(t, srv)
+	ctx := context.Background()
+	first, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first[0].Labels[0] = "changed"
+	first[0].Title = "changed"
+	delete(first[0].LabeledAt, "preview")
+	second, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Count(githubtest.RoutePullsList, http.StatusNotModified); n != 1 {
+		t.Fatalf("second listing: %d list pages revalidated, want 1", n)
+	}
+	p := second[0]
+	if !reflect.DeepEqual(p.Labels, []string{"preview", "bug"}) || p.Title != "Pull request 1" || p.LabeledAt["preview"].IsZero() {
+		t.Errorf("second listing changed by the caller: labels %v, title %q, labeled at %v", p.Labels, p.Title, p.LabeledAt)
+	}
+}
+
+// TestETagCacheKeepsConvertedPages checks what the conditional-request
+// cache costs: converted pull requests, not GitHub's JSON (about 17 KB per
+// pull request from the fake, as from github.com).
+func TestETagCacheKeepsConvertedPages(t *testing.T) {
+	t.Parallel()
+	srv := githubtest.NewServer(t)
+	for n := 1; n <= 100; n++ {
+		srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: fmt.Sprintf("%040x", n), Labels: []string{"bug"}})
+	}
+	c, _ := newTestClient(t, srv)
+	if _, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"}); err != nil {
+		t.Fatal(err)
+	}
+	entries, cost := c.etag.cache.Len()
+	if entries != 1 {
+		t.Errorf("cache holds %d entries, want 1 list page", entries)
+	}
+	if perPR := cost / 100; perPR < 150 || perPR > 600 {
+		t.Errorf("cache costs %d bytes per pull request, want 150 to 600", perPR)
+	}
+}
