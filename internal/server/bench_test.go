@@ -12,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/preview-generator/preview-generator/internal/params"
+	"github.com/preview-generator/preview-generator/internal/compose"
+	"github.com/preview-generator/preview-generator/internal/overlay"
 	"github.com/preview-generator/preview-generator/internal/pr"
 	"github.com/preview-generator/preview-generator/internal/prfile"
 	"github.com/preview-generator/preview-generator/internal/store"
@@ -76,53 +77,58 @@ func BenchmarkGetParams(b *testing.B) {
 }
 
 // BenchmarkGetParamsLoopback runs a short load over real loopback HTTP with
-// two concurrent clients and reports the latency percentiles.
+// two concurrent clients and reports the latency percentiles, until the
+// last byte is read. enc=gzip asks for gzip, as Go clients (Argo CD's among
+// them) do, and reads the compressed bytes; enc=identity reads plain JSON.
 func BenchmarkGetParamsLoopback(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
-		b.Run(fmt.Sprintf("prs=%d", n), func(b *testing.B) {
-			s, reqBody := benchServer(b, n)
-			ts := httptest.NewServer(s)
-			defer ts.Close()
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
-			var mu sync.Mutex
-			lat := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			b.SetParallelism(1) // GOMAXPROCS (2) clients
-			b.RunParallel(func(pb *testing.PB) {
-				local := []time.Duration{}
-				for pb.Next() {
-					req, _ := http.NewRequest(http.MethodPost, ts.URL+RouteGetParams, strings.NewReader(reqBody))
-					req.Header.Set("Authorization", "Bearer "+testToken)
-					start := time.Now()
-					resp, err := client.Do(req)
-					if err != nil {
-						b.Error(err)
-						return
+		for _, enc := range []string{"gzip", "identity"} {
+			b.Run(fmt.Sprintf("prs=%d/enc=%s", n, enc), func(b *testing.B) {
+				s, reqBody := benchServer(b, n)
+				ts := httptest.NewServer(s)
+				defer ts.Close()
+				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}}
+				var mu sync.Mutex
+				lat := make([]time.Duration, 0, b.N)
+				b.ResetTimer()
+				b.SetParallelism(1) // GOMAXPROCS (2) clients
+				b.RunParallel(func(pb *testing.PB) {
+					local := []time.Duration{}
+					for pb.Next() {
+						req, _ := http.NewRequest(http.MethodPost, ts.URL+RouteGetParams, strings.NewReader(reqBody))
+						req.Header.Set("Authorization", "Bearer "+testToken)
+						req.Header.Set("Accept-Encoding", enc)
+						start := time.Now()
+						resp, err := client.Do(req)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						local = append(local, time.Since(start))
+						if resp.StatusCode != 200 {
+							b.Errorf("status %d", resp.StatusCode)
+							return
+						}
 					}
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					local = append(local, time.Since(start))
-					if resp.StatusCode != 200 {
-						b.Errorf("status %d", resp.StatusCode)
-						return
-					}
+					mu.Lock()
+					lat = append(lat, local...)
+					mu.Unlock()
+				})
+				b.StopTimer()
+				slices.Sort(lat)
+				if len(lat) > 0 {
+					b.ReportMetric(float64(lat[len(lat)*50/100].Microseconds()), "p50-µs")
+					b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds()), "p99-µs")
 				}
-				mu.Lock()
-				lat = append(lat, local...)
-				mu.Unlock()
 			})
-			b.StopTimer()
-			slices.Sort(lat)
-			if len(lat) > 0 {
-				b.ReportMetric(float64(lat[len(lat)*50/100].Microseconds()), "p50-µs")
-				b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds()), "p99-µs")
-			}
-		})
+		}
 	}
 }
 
-// BenchmarkBuildParams measures what a cache miss costs: building and
-// encoding every parameter map.
+// BenchmarkBuildParams measures what a cache miss costs: composing (overlay
+// configs, policy, dependencies) and encoding every parameter map.
 func BenchmarkBuildParams(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
 		b.Run(fmt.Sprintf("prs=%d", n), func(b *testing.B) {
@@ -130,16 +136,18 @@ func BenchmarkBuildParams(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			d := testDefaults()
-			o := params.Options{Label: d.Label, TTL: d.TTL, Domain: d.Domain, Registry: d.Registry,
-				ImageTemplate: d.ImageTemplate, BasicAuth: true, SeedVersion: "v1", SizeProfile: "small", Now: testNow}
+			o := testDefaults().Options()
+			oc := overlay.DefaultConfig()
+			cfg := compose.Config{Overlay: oc, Limits: oc.Limits(168*time.Hour, nil), Targets: o}
+			book := compose.NewBook()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
-				maps, err := params.Build(prs, o)
-				if err != nil || len(maps) != n {
+				ans, err := compose.Compose(prs, nil, o, cfg, book, testNow)
+				if err != nil || len(ans.Params) != n {
 					b.Fatal(err)
 				}
+				_ = encodeReply(ans.Params)
 			}
 		})
 	}
