@@ -164,8 +164,7 @@ func (cp *controlPlane) apply(t *testing.T, what string, manifests []byte) {
 func TestManifestsOnAPIServer(t *testing.T) {
 	cp := startControlPlane(t)
 
-	withDeps := frontendParams()
-	withDeps["dep_backend_url"] = "https://backend-pr-12-4f0c2a.preview.example.com"
+	withDeps := withDependencies()
 	for _, tc := range []struct {
 		file   string
 		params map[string]string

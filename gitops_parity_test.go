@@ -36,10 +36,7 @@ func TestPreviewParityWithArgoCD(t *testing.T) {
 	// Argo CD runs `kustomize version` from PATH.
 	t.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 
-	withDeps := frontendParams()
-	withDeps["config_error"] = "bad"
-	withDeps["dep_backend_url"] = "https://backend-pr-12-4f0c2a.preview.example.com"
-	withDeps["dep_payments_url"] = "https://payments.staging.example.com"
+	withDeps := withDependencies()
 	cases := map[string]struct {
 		file   string
 		params map[string]string

@@ -520,6 +520,36 @@ func frontendParams() map[string]string {
 	}
 }
 
+// withDependencies is frontendParams with the issue-3 parameters of
+// internal/params (docs/overlay-config.md), written by hand: the backend's
+// PR 12 as a live preview, payments-api fallen back to staging, two env
+// variables and a configuration error.
+func withDependencies() map[string]string {
+	p := frontendParams()
+	p["config_error"] = `.preview.yaml: line 3: unknown key "databse"`
+	p["env"] = `{"FEATURE_X":"on","LOG_LEVEL":"debug"}`
+	p["dependency_names"] = "backend,payments-api"
+	p["dependencies"] = `[{"name":"backend","key":"backend","env":"BACKEND","target":"pr-12","requested":"pr-12",` +
+		`"url":"http://app.backend-pr-12-4f0c2a.svc.cluster.local:80","public_url":"https://backend-pr-12-4f0c2a.preview.example.com",` +
+		`"namespace":"backend-pr-12-4f0c2a","reason":""},` +
+		`{"name":"payments-api","key":"payments_api","env":"PAYMENTS_API","target":"staging","requested":"pr-9",` +
+		`"url":"http://payments.staging.svc.cluster.local","public_url":"https://payments.staging.example.com",` +
+		`"namespace":"staging","reason":"target not labelled"}]`
+	for k, v := range map[string]string{
+		"dep_backend_target": "pr-12", "dep_backend_requested": "pr-12",
+		"dep_backend_url":        "http://app.backend-pr-12-4f0c2a.svc.cluster.local:80",
+		"dep_backend_public_url": "https://backend-pr-12-4f0c2a.preview.example.com",
+		"dep_backend_namespace":  "backend-pr-12-4f0c2a", "dep_backend_reason": "",
+		"dep_payments_api_target": "staging", "dep_payments_api_requested": "pr-9",
+		"dep_payments_api_url":        "http://payments.staging.svc.cluster.local",
+		"dep_payments_api_public_url": "https://payments.staging.example.com",
+		"dep_payments_api_namespace":  "staging", "dep_payments_api_reason": "target not labelled",
+	} {
+		p[k] = v
+	}
+	return p
+}
+
 // renderPreview is the seam for any parameter map (for example the
 // generator's demo output): ApplicationSet file, one map, the Application
 // and its manifests.
@@ -541,19 +571,6 @@ func findObj(res *render.Result, kind, name string) *unstructured.Unstructured {
 	return nil
 }
 
-func nested(t *testing.T, o *unstructured.Unstructured, fields ...string) string {
-	t.Helper()
-	if o == nil {
-		t.Fatalf("object missing (looking for %v)", fields)
-	}
-	v, _, err := unstructured.NestedFieldNoCopy(o.Object, fields...)
-	if err != nil {
-		t.Fatalf("%s/%s %v: %v", o.GetKind(), o.GetName(), fields, err)
-	}
-	s, _ := v.(string)
-	return s
-}
-
 // expectation is what one rendered preview must look like, by hand.
 type expectation struct {
 	components  []string
@@ -563,6 +580,8 @@ type expectation struct {
 	configError bool
 	deps        map[string]string // preview-dependencies data
 	egressTo    []string          // namespaces allowed by added egress rules
+	dependsOnNS []string          // previews this one depends on (Namespace labels)
+	env         map[string]string // extra keys of preview-env
 	migrate     *string           // MIGRATE_COMMAND, nil when no migrate Job
 	basicAuth   bool
 }
@@ -621,16 +640,10 @@ func TestPreviews(t *testing.T) {
 			},
 		},
 		{
-			name:   "frontend pointed at a backend preview, with a config error",
+			name:   "frontend pointed at a backend preview, env variables, a config error",
 			file:   "frontend.yaml",
-			params: frontendParams(),
+			params: withDependencies(),
 			edit: func(p map[string]string) {
-				p["config_error"] = `.preview.yaml: line 3: unknown key "databse"`
-				p["dependencies"] = "backend,payments"
-				p["dep_backend_url"] = "https://backend-pr-12-4f0c2a.preview.example.com"
-				p["dep_backend_target"] = "backend-pr-12-4f0c2a"
-				p["dep_backend_reason"] = "branch"
-				p["dep_payments-api_url"] = "https://payments.staging.example.com"
 				p["basic_auth_enabled"] = "false"
 				p["size_profile"] = "medium"
 			},
@@ -642,14 +655,22 @@ func TestPreviews(t *testing.T) {
 				info: map[string]string{
 					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-9d8e7f.preview.example.com",
 					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
-					"Configuration error": `.preview.yaml: line 3: unknown key "databse"`,
+					"Dependency backend":      "pr-12 https://backend-pr-12-4f0c2a.preview.example.com",
+					"Dependency payments-api": "staging https://payments.staging.example.com (target not labelled)",
+					"Configuration error":     `.preview.yaml: line 3: unknown key "databse"`,
 				},
 				deps: map[string]string{
-					"BACKEND_URL":      "https://backend-pr-12-4f0c2a.preview.example.com",
-					"FRONTEND_URL":     "https://frontend.staging.example.com",
-					"PAYMENTS_API_URL": "https://payments.staging.example.com",
+					"BACKEND_URL":             "http://app.backend-pr-12-4f0c2a.svc.cluster.local:80",
+					"BACKEND_PUBLIC_URL":      "https://backend-pr-12-4f0c2a.preview.example.com",
+					"BACKEND_TARGET":          "pr-12",
+					"FRONTEND_URL":            "https://frontend.staging.example.com",
+					"PAYMENTS_API_URL":        "http://payments.staging.svc.cluster.local",
+					"PAYMENTS_API_PUBLIC_URL": "https://payments.staging.example.com",
+					"PAYMENTS_API_TARGET":     "staging",
 				},
-				egressTo: []string{"backend-pr-12-4f0c2a"},
+				env:         map[string]string{"FEATURE_X": "on", "LOG_LEVEL": "debug"},
+				egressTo:    []string{"backend-pr-12-4f0c2a", "staging"},
+				dependsOnNS: []string{"backend-pr-12-4f0c2a"},
 			},
 		},
 		{
@@ -803,9 +824,27 @@ func checkPreview(t *testing.T, app *v1alpha1.Application, res *render.Result, p
 			t.Errorf("%s image = %v, want %q", id, got, image)
 		}
 	}
-	env := findObj(res, "ConfigMap", "preview-env")
-	if got := nested(t, env, "data", "PREVIEW_URL"); got != p["url"] {
-		t.Errorf("PREVIEW_URL = %q, want %q", got, p["url"])
+	envData, _, _ := unstructured.NestedStringMap(findObj(res, "ConfigMap", "preview-env").Object, "data")
+	wantEnv := map[string]string{"PREVIEW_HOST": p["host"], "PREVIEW_URL": p["url"], "PREVIEW_PR_NUMBER": p["number"], "PREVIEW_HEAD_SHA": p["head_sha"]}
+	maps.Copy(wantEnv, want.env)
+	if !maps.Equal(envData, wantEnv) {
+		t.Errorf("preview-env = %v, want %v", envData, wantEnv)
+	}
+	var dependsOn []string
+	for k, v := range nsObj.GetLabels() {
+		if ns, ok := strings.CutPrefix(k, "dependency.preview-generator.io/"); ok && v == "true" {
+			dependsOn = append(dependsOn, ns)
+		}
+	}
+	sort.Strings(dependsOn)
+	if !slices.Equal(dependsOn, want.dependsOnNS) {
+		t.Errorf("Namespace depends on %v, want %v", dependsOn, want.dependsOnNS)
+	}
+	// This preview admits the previews that label their Namespace with its name.
+	admit, _, _ := unstructured.NestedSlice(findObj(res, "NetworkPolicy", "allow-from-dependents").Object, "spec", "ingress")
+	sel := admit[0].(map[string]any)["from"].([]any)[0].(map[string]any)["namespaceSelector"].(map[string]any)["matchLabels"].(map[string]any)
+	if want := map[string]any{"dependency.preview-generator.io/" + ns: "true"}; !maps.Equal(sel, want) {
+		t.Errorf("allow-from-dependents selects %v, want %v", sel, want)
 	}
 	deps, _, _ := unstructured.NestedStringMap(findObj(res, "ConfigMap", "preview-dependencies").Object, "data")
 	if !maps.Equal(deps, want.deps) {

@@ -44,6 +44,7 @@ var baseObjects = []string{
 	"NetworkPolicy/allow-from-ingress-controller",
 	"NetworkPolicy/allow-dns",
 	"NetworkPolicy/allow-egress-dependencies",
+	"NetworkPolicy/allow-from-dependents",
 	"ConfigMap/preview-dependencies",
 	"ConfigMap/preview-env",
 	"Deployment/app",

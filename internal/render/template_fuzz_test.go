@@ -57,10 +57,10 @@ func FuzzTemplateParams(f *testing.F) {
 			t.Fatalf("render: %v", err)
 		}
 		k := app.Spec.Source.Kustomize
-		// Namespace, Ingress, preview-env, migrate: the parameters above
-		// change values only.
-		if len(k.Patches) != 4 {
-			t.Fatalf("patches = %d, want 4", len(k.Patches))
+		// Namespace, Ingress, preview-env, allow-from-dependents, migrate:
+		// the parameters above change values only.
+		if len(k.Patches) != 5 {
+			t.Fatalf("patches = %d, want 5", len(k.Patches))
 		}
 		var got string
 		for _, p := range k.Patches {
