@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/json"
 	"maps"
 	"strings"
 	"testing"
@@ -29,8 +30,8 @@ func yamlPrintable(s string) bool {
 	return true
 }
 
-// FuzzTemplateParams feeds free text (the kind a PR author controls:
-// title, a config error quoting their .preview.yaml, the migration command)
+// FuzzTemplateParams feeds free text (the kind a PR author controls: an
+// env value, a config error quoting their .preview.yaml, the migration command)
 // through the backend ApplicationSet. The Application must render, the
 // values must arrive unchanged, and no text may add or remove a patch.
 func FuzzTemplateParams(f *testing.F) {
@@ -49,6 +50,11 @@ func FuzzTemplateParams(f *testing.F) {
 		params := maps.Clone(benchParams)
 		params["title"] = title
 		params["migrate_command"] = migrate
+		envJSON, err := json.Marshal(map[string]string{"FREE_TEXT": title})
+		if err != nil {
+			t.Fatal(err)
+		}
+		params["env"] = string(envJSON)
 		if configError != "" {
 			params["config_error"] = configError
 		}
@@ -57,13 +63,20 @@ func FuzzTemplateParams(f *testing.F) {
 			t.Fatalf("render: %v", err)
 		}
 		k := app.Spec.Source.Kustomize
-		// Namespace, Ingress, preview-env, allow-from-dependents, migrate:
-		// the parameters above change values only.
-		if len(k.Patches) != 5 {
-			t.Fatalf("patches = %d, want 5", len(k.Patches))
+		// Namespace, Ingress, preview-env, env, allow-from-dependents,
+		// migrate: the parameters above change values only.
+		if len(k.Patches) != 6 {
+			t.Fatalf("patches = %d, want 6", len(k.Patches))
 		}
-		var got string
+		var got, freeText string
 		for _, p := range k.Patches {
+			if p.Target != nil && p.Target.Kind == "ConfigMap" && strings.Contains(p.Patch, "FREE_TEXT") {
+				var cm struct{ Data map[string]string }
+				if err := yaml.Unmarshal([]byte(p.Patch), &cm); err != nil {
+					t.Fatalf("env patch does not parse: %v\n%s", err, p.Patch)
+				}
+				freeText = cm.Data["FREE_TEXT"]
+			}
 			if p.Target == nil || p.Target.Kind != "Job" {
 				continue
 			}
@@ -82,6 +95,9 @@ func FuzzTemplateParams(f *testing.F) {
 				t.Fatalf("migrate patch does not parse: %v\n%s", err, p.Patch)
 			}
 			got = job.Spec.Template.Spec.Containers[0].Env[0].Value
+		}
+		if freeText != title {
+			t.Errorf("env FREE_TEXT = %q, want %q", freeText, title)
 		}
 		if want := strings.ReplaceAll(migrate, "$", "$$"); got != want {
 			t.Errorf("MIGRATE_COMMAND = %q, want %q", got, want)
