@@ -13,6 +13,7 @@
 #   - the GitHub requests of the cold start and of the steady state, from
 #     the fake's counters (200 and other = spent rate limit, 304 = free);
 #     the run fails if the steady state spent any.
+# GOGC and GOMEMLIMIT, when set, are passed on to the generator.
 #   hack/bench/rss-github.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -53,6 +54,7 @@ done
 if [ -z "$ready" ]; then
   echo "generator not ready; log:" >&2; tail -n 20 "$work/log" "$work/gc" >&2; exit 1
 fi
+echo "GOGC=${GOGC:-default} GOMEMLIMIT=${GOMEMLIMIT:-default}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "ready after $(echo "$(date +%s.%N) - $start" | bc) s"
 kill -USR1 "$fpid"; sleep 0.2
 echo "cold start $(tail -n1 "$work/fake.out")"

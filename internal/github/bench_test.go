@@ -3,7 +3,9 @@ package github
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/preview-generator/preview-generator/internal/github/githubtest"
 )
@@ -58,4 +60,39 @@ func BenchmarkListCold(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(srv.Count("", 0))/float64(b.N), "requests/op")
+}
+
+// BenchmarkRetainedPerPR measures the heap a client keeps after a first
+// listing of 1000 labelled pull requests, per pull request: the listing
+// itself plus what its caches hold for the next resync (the page, events
+// and commit caches). The fake runs in the same process, so its request log
+// is cleared and its renderings are warmed up before measuring.
+func BenchmarkRetainedPerPR(b *testing.B) {
+	const prs = 1000
+	srv := benchServer(b, prs)
+	srv.SetRateLimit(1<<30, 1<<30, time.Now().Add(time.Hour))
+	ctx := context.Background()
+	if _, err := benchClient(b, srv).ListOpenPullRequests(ctx, backend, []string{"preview"}); err != nil {
+		b.Fatal(err)
+	}
+	heap := func() int64 {
+		srv.ResetCounts()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	var retained int64
+	for b.Loop() {
+		before := heap()
+		c := benchClient(b, srv)
+		got, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+		if err != nil || len(got) != prs {
+			b.Fatalf("listed %d pull requests (%v), want %d", len(got), err, prs)
+		}
+		retained += heap() - before
+		runtime.KeepAlive(c)
+		runtime.KeepAlive(got)
+	}
+	b.ReportMetric(float64(retained)/float64(b.N)/prs, "retained-B/PR")
 }

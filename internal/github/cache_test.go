@@ -3,8 +3,13 @@ package github
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"reflect"
+	"sync/atomic"
 	"testing"
 
 	"github.com/preview-generator/preview-generator/internal/github/githubtest"
@@ -121,5 +126,48 @@ func TestETagCacheKeepsConvertedPages(t *testing.T) {
 	}
 	if perPR := cost / 100; perPR < 150 || perPR > 600 {
 		t.Errorf("cache costs %d bytes per pull request, want 150 to 600", perPR)
+	}
+}
+
+// TestConnectionsAreReused checks that the default transport keeps enough
+// idle connections for the concurrent event and commit requests: with Go's
+// default of 2 per host, every burst of 4 would close and reopen
+// connections (a TLS handshake each on github.com).
+func TestConnectionsAreReused(t *testing.T) {
+	t.Parallel()
+	srv := githubtest.NewServer(t)
+	for n := 1; n <= 60; n++ {
+		srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: fmt.Sprintf("%040x", n), Labels: []string{"preview"}})
+	}
+	target, err := url.Parse(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns atomic.Int64
+	proxy := httptest.NewUnstartedServer(httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host}))
+	proxy.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	proxy.Start()
+	t.Cleanup(proxy.Close)
+
+	c, err := New(Config{BaseURL: proxy.URL + githubtest.Prefix + "/", Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := srv.Count("", 0); n != 1+60+60+1+60 {
+		t.Errorf("fake served %d requests, want 242", n)
+	}
+	// One per concurrent request, and a few more when a dial races an idle
+	// connection's return; Go's default transport opened 16.
+	if n := conns.Load(); n > 2*fetchConcurrency {
+		t.Errorf("%d connections opened for 242 requests, want at most %d", n, 2*fetchConcurrency)
 	}
 }

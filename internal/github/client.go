@@ -60,8 +60,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics may be nil.
 	Metrics Metrics
-	// HTTPClient supplies the base transport (tests); default
-	// http.DefaultTransport. Its Timeout is not used: Timeout applies.
+	// HTTPClient supplies the base transport (tests); default a copy of
+	// http.DefaultTransport that keeps more idle connections per host. Its
+	// Timeout is not used: Timeout applies.
 	HTTPClient *http.Client
 	// ETagCacheBytes bounds the memory of the conditional-request cache,
 	// which keeps list and event pages converted, not as JSON; default
@@ -152,7 +153,7 @@ func New(cfg Config) (*Client, error) {
 		metrics = cfg.Metrics
 	}
 
-	var transport http.RoundTripper = http.DefaultTransport
+	var transport http.RoundTripper = defaultTransport()
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		transport = cfg.HTTPClient.Transport
 	}
@@ -200,6 +201,16 @@ func New(cfg Config) (*Client, error) {
 		commits:  newLRU[string, time.Time](commitEntries, 0, nil),
 		contents: newLRU[string, contentEntry](contentEntries, contentsMaxBytes, func(e contentEntry) int64 { return int64(len(e.data)) + 64 }),
 	}, nil
+}
+
+// defaultTransport is Go's default transport keeping an idle connection
+// per concurrent request: with the default of 2 per host, each burst of
+// fetchConcurrency requests would close connections and open new ones, a
+// TLS handshake each.
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = fetchConcurrency * 2
+	return t
 }
 
 // call runs one API request: it refuses while a rate limit holds, bounds the
