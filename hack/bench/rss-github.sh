@@ -74,7 +74,7 @@ echo "steady state, $((syncs1 - syncs0)) repository syncs: $steady"
 spent=$(echo "$steady" | grep -oE '(200|other)=[0-9]+' | awk -F= '{s += $2} END {print s + 0}')
 echo "steady state requests that spent rate limit: $spent (want 0)"
 
-previews=$(grep -o '"name":' "$work/out.json" | wc -l)
+previews=$({ grep -o '"name":' "$work/out.json" || true; } | wc -l)
 echo "previews answered: $previews (want $N); answer $(stat -c %s "$work/out.json") bytes"
 grep -E 'VmRSS|VmHWM' "/proc/$gpid/status"
 awk '/^(Rss|Anonymous|Pss_Anon|Pss_File|Private_Dirty):/ {printf "smaps_rollup %-14s %7.1f MiB\n", $1, $2 / 1024}' "/proc/$gpid/smaps_rollup"

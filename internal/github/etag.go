@@ -96,19 +96,18 @@ func (t *etagTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	case resp.StatusCode == http.StatusNotModified && hit:
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
 		_ = resp.Body.Close()
-		out := *resp
-		out.Status = "200 OK"
-		out.StatusCode = http.StatusOK
-		out.Header = resp.Header.Clone()
-		if len(cached.link) > 0 && out.Header.Get("Link") == "" {
-			out.Header["Link"] = slices.Clone(cached.link)
+		// The 304 is ours to change: it becomes the 200.
+		resp.Status = "200 OK"
+		resp.StatusCode = http.StatusOK
+		if len(cached.link) > 0 && resp.Header.Get("Link") == "" {
+			resp.Header["Link"] = slices.Clone(cached.link)
 		}
-		out.Header.Set(revalidatedHeader, "true")
-		out.Header.Set("Content-Length", "0")
-		out.Body = http.NoBody
-		out.ContentLength = 0
+		resp.Header.Set(revalidatedHeader, "true")
+		resp.Header.Set("Content-Length", "0")
+		resp.Body = http.NoBody
+		resp.ContentLength = 0
 		cr.value, cr.revalidated = cached.value, true
-		return &out, nil
+		return resp, nil
 	case resp.StatusCode == http.StatusOK && resp.Header.Get("ETag") != "":
 		// A copy: the slice of a header's values shares its backing array
 		// with every other header of the response.
