@@ -66,7 +66,7 @@ type Config struct {
 	HTTPClient *http.Client
 	// ETagCacheBytes bounds the memory of the conditional-request cache,
 	// which keeps list and event pages converted, not as JSON; default
-	// 64 MiB. A page of 100 pull requests costs about 40 KB there (its JSON
+	// 64 MiB. A page of 100 pull requests costs about 45 KB there (its JSON
 	// from github.com is about 2 MB), the events of one pull request about
 	// 300 bytes. When the bound is too small, pages are evicted and fetched
 	// again in full, costing rate limit.
@@ -77,8 +77,8 @@ type Config struct {
 	// kept from one resync to the next; 100 pull requests need a list page.
 	// Beyond it, a resync misses the cache (a least-recently-used cache
 	// polled in a cycle larger than itself misses every time) and fetches
-	// everything again, spending rate limit. The entries cost about 300
-	// bytes each, so the default bounds them to a few megabytes.
+	// everything again, spending rate limit. A pull request's entries cost
+	// about 800 bytes, so the default lets them grow to about 16 MB.
 	CachePullRequests int
 }
 
@@ -257,7 +257,7 @@ func (c *Client) ListOpenPullRequests(ctx context.Context, repo pr.Repo, labels 
 	opts := &gh.PullRequestListOptions{State: "open", ListOptions: gh.ListOptions{PerPage: perPage}}
 	for range maxPages {
 		var page []*gh.PullRequest
-		prs, resp, err := conditionalPage(c, ctx, EndpointPullsList, func(ctx context.Context) (*gh.Response, error) {
+		prs, resp, err := conditionalPage(ctx, c, EndpointPullsList, func(ctx context.Context) (*gh.Response, error) {
 			var (
 				resp *gh.Response
 				err  error
@@ -377,7 +377,7 @@ func (c *Client) labeledAt(ctx context.Context, repo pr.Repo, number int) (map[s
 	opts := &gh.ListOptions{PerPage: perPage}
 	for range maxPages {
 		var page []*gh.IssueEvent
-		labeled, resp, err := conditionalPage(c, ctx, EndpointIssueEvents, func(ctx context.Context) (*gh.Response, error) {
+		labeled, resp, err := conditionalPage(ctx, c, EndpointIssueEvents, func(ctx context.Context) (*gh.Response, error) {
 			var (
 				resp *gh.Response
 				err  error
@@ -437,7 +437,7 @@ func lastLabeled(page []*gh.IssueEvent) ([]labelTime, int64) {
 // convert turns the decoded page into the value to return and keep (with
 // its cost in bytes); on a 304 the kept value is returned without decoding
 // anything. The value is shared between callers: they must not modify it.
-func conditionalPage[T any](c *Client, ctx context.Context, endpoint string, fetch func(context.Context) (*gh.Response, error), convert func() (T, int64)) (T, *gh.Response, error) {
+func conditionalPage[T any](ctx context.Context, c *Client, endpoint string, fetch func(context.Context) (*gh.Response, error), convert func() (T, int64)) (T, *gh.Response, error) {
 	var zero T
 	cr := &condRequest{}
 	resp, err := c.call(ctx, endpoint, cr, fetch)
