@@ -87,8 +87,8 @@ metadata:
   labels: {type: kwok, kubernetes.io/hostname: kwok-node-0, kubernetes.io/os: linux, kubernetes.io/arch: amd64}
 spec: {}
 status:
-  allocatable: {cpu: "32", memory: 256Gi, pods: "110"}
-  capacity: {cpu: "32", memory: 256Gi, pods: "110"}
+  allocatable: {cpu: "32", memory: 256Gi, ephemeral-storage: 1Ti, pods: "110"}
+  capacity: {cpu: "32", memory: 256Gi, ephemeral-storage: 1Ti, pods: "110"}
 EOT
 wait_for "kwok node Ready" 60 kc wait --for=condition=Ready node/kwok-node-0 --timeout=2s
 wait_for "default ServiceAccount" 60 kc -n default get sa default

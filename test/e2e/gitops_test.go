@@ -29,9 +29,11 @@ type installOptions struct {
 // appsetManifests reads the users' install manifests from appsets/ (ApplicationSets, the plugin
 // ConfigMap and its token Secret, the AppProject) and rewrites only what differs on a test
 // machine: the ApplicationSets' repoURL, targetRevision and requeueAfterSeconds (plus extra input
-// parameters), the AppProject's sourceRepos, the ConfigMap's baseUrl and the Secret's token. It returns a JSON stream for kubectl apply and the
-// ApplicationSet names.
-func appsetManifests(t *testing.T, opts installOptions) (manifest string, appsets []string) {
+// parameters), the AppProject's sourceRepos, the ConfigMap's baseUrl and the Secret's token.
+// It returns two JSON streams for kubectl apply, to apply in order (an ApplicationSet whose
+// plugin ConfigMap is missing errs and is retried only minutes later), and the ApplicationSet
+// names.
+func appsetManifests(t *testing.T, opts installOptions) (deps, appsetStream string, appsets []string) {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(repoRoot(t), "appsets", "*.yaml"))
 	if err != nil || len(files) == 0 {
@@ -85,7 +87,7 @@ func appsetManifests(t *testing.T, opts installOptions) (manifest string, appset
 		}
 		out = append(out, doc)
 	}
-	var stream bytes.Buffer
+	var depsBuf, appsetBuf bytes.Buffer
 	for _, doc := range out {
 		if doc["kind"] == "Secret" {
 			key, ok := secretKeys[str(doc, "metadata", "name")]
@@ -100,13 +102,17 @@ func appsetManifests(t *testing.T, opts installOptions) (manifest string, appset
 		if err != nil {
 			t.Fatalf("encoding %s %s: %v", doc["kind"], str(doc, "metadata", "name"), err)
 		}
-		stream.Write(b)
-		stream.WriteByte('\n')
+		buf := &depsBuf
+		if doc["kind"] == "ApplicationSet" {
+			buf = &appsetBuf
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
 	}
 	if len(appsets) == 0 || len(secretKeys) == 0 {
 		t.Fatalf("appsets/ holds %d ApplicationSets and %d plugin ConfigMaps; want at least one of each", len(appsets), len(secretKeys))
 	}
-	return stream.String(), appsets
+	return depsBuf.String(), appsetBuf.String(), appsets
 }
 
 func rewriteAppSet(t *testing.T, doc map[string]any, opts installOptions) {

@@ -3,8 +3,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -63,7 +67,7 @@ func TestPreviewLifecycle(t *testing.T) {
 	sc.gh.AddRepo(frontendRepo)
 
 	repoURL := st.pushGitOpsRepo(t, "gitops", map[string]string{"kustomize": "kustomize", "appsets": "appsets"})
-	manifest, appsets := appsetManifests(t, installOptions{
+	deps, appsetManifest, appsets := appsetManifests(t, installOptions{
 		repoURL:    repoURL,
 		baseURL:    "http://" + generatorAddr,
 		token:      pluginToken,
@@ -89,7 +93,10 @@ func TestPreviewLifecycle(t *testing.T) {
 	)
 
 	removeAppSets(t, appsets)
-	st.apply(t, manifest)
+	st.apply(t, deps)
+	eventually(t, 30*time.Second, "plugin ConfigMap readable", st.exists("-n", "argocd", "configmap", "preview-generator"))
+	time.Sleep(2 * time.Second) // let the ApplicationSet controller's informer see it
+	st.apply(t, appsetManifest)
 	t.Cleanup(func() { removeAppSets(t, appsets) })
 
 	steps := []struct {
@@ -265,7 +272,14 @@ func (sc *scenario) labelCreatesPreview(t *testing.T) {
 	checkMap(t, "Application info", info, map[string]string{
 		"Pull request": prURL, "Preview": url, "Head commit": sha1[:7], "Expires at": expires,
 	})
-	checkMap(t, "Application annotations", app.Annotations, map[string]string{
+	// Argo CD link annotations: "<url>" or "<title>|<url>".
+	links := map[string]string{}
+	for k, v := range app.Annotations {
+		if strings.HasPrefix(k, "link.argocd.argoproj.io/") {
+			links[k] = v[strings.LastIndex(v, "|")+1:]
+		}
+	}
+	checkMap(t, "Application link URLs", links, map[string]string{
 		"link.argocd.argoproj.io/preview":      url,
 		"link.argocd.argoproj.io/pull-request": prURL,
 	})
@@ -398,14 +412,28 @@ func (sc *scenario) outageDeletesNothing(t *testing.T) {
 	sc.gen.restart(t)
 	consistently(t, 4*period, "previews kept after a generator restart during the outage", unchanged)
 
-	healed := time.Now()
 	sc.gh.Heal()
-	// After a plugin error the ApplicationSet controller retries after about 3 minutes whatever
-	// requeueAfterSeconds says; touching the ApplicationSets makes it reconcile now.
+	// The generator serves fresh data once its own rate-limit gate reopens; ask it the way the
+	// ApplicationSet controller does.
+	fresh := eventually(t, 2*time.Minute, "generator serves the head pushed during the outage", func(ctx context.Context) error {
+		params, err := getParams(ctx, "backend-previews", backendRepo)
+		if err != nil {
+			return err
+		}
+		for _, p := range params {
+			if p["name"] == backendPR1 && p["head_sha"] == sha4 {
+				return nil
+			}
+		}
+		return fmt.Errorf("no %s at %s in %d parameter sets", backendPR1, sha4[:7], len(params))
+	})
+	sc.record(t, "GitHub healed → generator serves fresh parameters: %s", fresh.Round(100*time.Millisecond))
+	// After a plugin error the ApplicationSet controller retries after about 3 minutes, whatever
+	// requeueAfterSeconds says. Ask for a refresh as Argo CD's webhook handler does.
 	for _, n := range sc.appsets {
 		if _, err := st.kubectl(ctx, nil, "-n", "argocd", "annotate", "--overwrite", "applicationset", n,
-			"preview-e2e/touched="+healed.UTC().Format(time.RFC3339Nano)); err != nil {
-			t.Fatalf("touching ApplicationSet %s: %v", n, err)
+			"argocd.argoproj.io/application-set-refresh=true"); err != nil {
+			t.Fatalf("refreshing ApplicationSet %s: %v", n, err)
 		}
 	}
 	want := "ghcr.io/acme/backend:pr-1-" + sha4[:7]
@@ -425,7 +453,46 @@ func (sc *scenario) outageDeletesNothing(t *testing.T) {
 	if err := unchanged(ctx); err != nil {
 		t.Errorf("after recovery: %v", err)
 	}
-	sc.record(t, "GitHub healed → change made during the outage applied: %s", took.Round(100*time.Millisecond))
+	sc.record(t, "GitHub healed → change made during the outage applied (ApplicationSets refreshed): %s", (fresh + took).Round(100*time.Millisecond))
+}
+
+// getParams calls the generator as the ApplicationSet controller does and returns its parameter
+// sets; an error for any non-200 answer.
+func getParams(ctx context.Context, appset string, repos ...string) ([]map[string]string, error) {
+	body, err := json.Marshal(map[string]any{
+		"applicationSetName": appset,
+		"input":              map[string]any{"parameters": map[string]any{"repositories": repos}},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("encoding the getparams request: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+generatorAddr+"/api/v1/getparams.execute", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("building the getparams request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+pluginToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("calling getparams: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading getparams: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("getparams: %s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	var out struct {
+		Output struct {
+			Parameters []map[string]string `json:"parameters"`
+		} `json:"output"`
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("decoding getparams: %w", err)
+	}
+	return out.Output.Parameters, nil
 }
 
 // snapshot maps each live preview Application to "<Application uid>/<namespace uid>".
