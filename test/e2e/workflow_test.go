@@ -31,6 +31,22 @@ const (
 	frontendRepo = "acme/frontend"
 	backendPR1   = "backend-pr-1-58d661"
 	backendPR2   = "backend-pr-2-58d661"
+	frontendPR1  = "frontend-pr-1-cdf85e"
+	// backendPR1InCluster is backend PR #1's in-cluster URL: Service and port from the catalog in
+	// serverConfig, namespace = the preview's name.
+	backendPR1InCluster = "http://app." + backendPR1 + ".svc.cluster.local:80"
+	backendStaging      = "https://backend.staging.example.com"
+	// serverConfig is the generator's --config: the service catalog that gives "backend" meaning.
+	serverConfig = `version: 1
+services:
+  backend:
+    repository: acme/backend
+    service: app
+    port: 80
+    staging:
+      url: https://backend.staging.example.com
+      namespace: staging
+`
 	previewLabel = "preview"
 	pluginToken  = "e2e-plugin-token"
 	githubToken  = "e2e-github-token"
@@ -46,6 +62,7 @@ const (
 	sha2 = "2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e"
 	sha3 = "3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f"
 	sha4 = "4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70"
+	sha5 = "5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7081"
 )
 
 // scenario is the state shared by the lifecycle steps.
@@ -80,7 +97,12 @@ func TestPreviewLifecycle(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(pluginToken+"\n"), 0o600); err != nil {
 		t.Fatalf("writing the plugin token file: %v", err)
 	}
+	configFile := filepath.Join(t.TempDir(), "generator.yaml")
+	if err := os.WriteFile(configFile, []byte(serverConfig), 0o600); err != nil {
+		t.Fatalf("writing the generator config: %v", err)
+	}
 	sc.gen = startGenerator(t, "serve",
+		"--config", configFile,
 		"--listen", generatorAddr,
 		"--plugin-token-file", tokenFile,
 		"--github-url", sc.gh.URL(),
@@ -344,9 +366,43 @@ func (sc *scenario) pushUpdatesImage(t *testing.T) {
 	sc.record(t, "push → Deployment image updated: %s", took.Round(100*time.Millisecond))
 }
 
-// 3. Frontend preview depending on backend PR #1 (issue 3).
+// 3. A frontend PR whose .preview.yaml points backend at PR #1: its dependency config holds
+// backend PR #1's in-cluster URL. Closing backend PR #1 removes its Application and namespace
+// and flips the frontend to staging; re-opening it brings both back.
 func (sc *scenario) dependencyFollowsBackendPR(t *testing.T) {
-	t.Skip("needs issue 3 (.preview.yaml dependencies: dep_<name>_url parameters); not in the generator yet")
+	sc.gh.AddFile(frontendRepo, ".preview.yaml", sha5, []byte("version: 1\ndependencies:\n  backend: pr-1\n"))
+	labelled := time.Now().UTC().Truncate(time.Second)
+	sc.gh.OpenPR(githubtest.PullRequest{
+		Repo: frontendRepo, Number: 1, Title: "Use the new login API", HeadSHA: sha5,
+		CreatedAt: labelled, CommittedAt: labelled, Labels: []string{previewLabel},
+	})
+	eventually(t, 2*time.Minute, "Application "+frontendPR1+" created", st.exists("-n", "argocd", "application", frontendPR1))
+	eventually(t, 4*time.Minute, "Application "+frontendPR1+" Synced/Healthy", st.syncedHealthy(frontendPR1))
+	backendURL := func(want string) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			var cm corev1.ConfigMap
+			if err := st.getJSON(ctx, &cm, "-n", frontendPR1, "configmap", "preview-dependencies"); err != nil {
+				return err
+			}
+			if got := cm.Data["BACKEND_URL"]; got != want {
+				return fmt.Errorf("BACKEND_URL = %q", got)
+			}
+			return nil
+		}
+	}
+	eventually(t, time.Minute, "frontend BACKEND_URL is backend PR #1's in-cluster URL", backendURL(backendPR1InCluster))
+
+	closed := time.Now()
+	sc.gh.ClosePR(backendRepo, 1, closed)
+	flip := eventually(t, 3*time.Minute, "frontend BACKEND_URL back to staging", backendURL(backendStaging))
+	eventually(t, 3*time.Minute, "Application "+backendPR1+" deleted", st.gone("-n", "argocd", "application", backendPR1))
+	eventually(t, 3*time.Minute, "namespace "+backendPR1+" pruned", st.gone("namespace", backendPR1))
+	sc.record(t, "close target PR → dependent preview on staging: %s", flip.Round(100*time.Millisecond))
+
+	sc.gh.ReopenPR(backendRepo, 1, time.Now())
+	eventually(t, 2*time.Minute, "Application "+backendPR1+" back after re-open", st.exists("-n", "argocd", "application", backendPR1))
+	eventually(t, 4*time.Minute, "Application "+backendPR1+" Synced/Healthy after re-open", st.syncedHealthy(backendPR1))
+	eventually(t, 3*time.Minute, "frontend BACKEND_URL follows backend PR #1 again", backendURL(backendPR1InCluster))
 }
 
 // 4. Removing the label prunes; a PR outliving the TTL is pruned; re-labelling brings it back.
