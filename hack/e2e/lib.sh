@@ -67,7 +67,8 @@ wait_for() {
   local s=$SECONDS
   until "$@" >/dev/null 2>&1; do
     if (( SECONDS - s > t )); then echo "TIMEOUT waiting for $desc" >&2; tail -20 "$LOGS/$desc.log" >&2 2>/dev/null; return 1; fi
-    if [ -f "$RUN/$desc.pid" ] && ! proc_alive "$desc"; then
+    # (kill -0 only: right after the fork the pid may not have exec'd its program yet)
+    if [ -f "$RUN/$desc.pid" ] && ! kill -0 "$(sed -n 1p "$RUN/$desc.pid")" 2>/dev/null; then
       echo "$desc exited; last log lines:" >&2; tail -20 "$LOGS/$desc.log" >&2; return 1
     fi
     sleep 1
