@@ -230,7 +230,7 @@ func (c *Client) call(ctx context.Context, endpoint string, cr *condRequest, fn 
 	now := c.now()
 	if resp != nil && resp.Response != nil && resp.Rate.Limit > 0 {
 		c.metrics.GitHubRateLimit(resp.Rate.Remaining, resp.Rate.Limit, resp.Rate.Reset.Time)
-		if resp.Rate.Remaining == 0 && resp.Rate.Reset.Time.After(now) {
+		if resp.Rate.Remaining == 0 && resp.Rate.Reset.After(now) {
 			c.gate.block(resp.Rate.Reset.Time, false)
 		}
 	}
@@ -420,7 +420,7 @@ func lastLabeled(page []*gh.IssueEvent) ([]labelTime, int64) {
 		if e.GetEvent() != "labeled" || name == "" {
 			continue
 		}
-		t := e.GetCreatedAt().Time.UTC()
+		t := e.GetCreatedAt().UTC()
 		i := slices.IndexFunc(out, func(l labelTime) bool { return l.name == name })
 		switch {
 		case i < 0:
@@ -484,7 +484,7 @@ func (c *Client) commitTime(ctx context.Context, repo pr.Repo, sha string) (time
 	if err != nil {
 		return time.Time{}, err
 	}
-	t := commit.GetCommit().GetCommitter().GetDate().Time.UTC()
+	t := commit.GetCommit().GetCommitter().GetDate().UTC()
 	c.commits.Add(key, t)
 	return t, nil
 }
@@ -545,7 +545,7 @@ func convert(repo pr.Repo, p *gh.PullRequest) pr.PullRequest {
 		BaseBranch:  p.GetBase().GetRef(),
 		HeadSHA:     p.GetHead().GetSHA(),
 		HTMLURL:     p.GetHTMLURL(),
-		CreatedAt:   p.GetCreatedAt().Time.UTC(),
+		CreatedAt:   p.GetCreatedAt().UTC(),
 	}
 	for _, l := range p.Labels {
 		if n := l.GetName(); n != "" {

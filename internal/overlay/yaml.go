@@ -167,10 +167,9 @@ func join(path, key string) string {
 
 // pair is one key/value of a mapping.
 type pair struct {
-	key   string
-	k, v  *yaml.Node
-	path  string
-	known bool
+	key  string
+	k, v *yaml.Node
+	path string
 }
 
 // mapping returns the pairs of the mapping n at path, rejecting aliases,

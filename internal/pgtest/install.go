@@ -134,7 +134,7 @@ func hasBinaries(dir string) error {
 	for _, name := range binaries {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
-			return fmt.Errorf("%w: %s", ErrNotInstalled, err)
+			return fmt.Errorf("%w: %w", ErrNotInstalled, err)
 		}
 		if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
 			return fmt.Errorf("%w: %s is not executable", ErrNotInstalled, filepath.Join(dir, name))

@@ -130,7 +130,7 @@ func (s *Server) WaitReady(ctx context.Context) error {
 		}
 		select {
 		case <-s.done:
-			return fmt.Errorf("server for %s exited before it was ready (%v): %s", s.DataDir, s.waitErr, s.LogTail())
+			return fmt.Errorf("server for %s exited before it was ready (%w): %s", s.DataDir, s.waitErr, s.LogTail())
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for server for %s: %w: %s", s.DataDir, ctx.Err(), s.LogTail())
 		case <-tick.C:
@@ -226,6 +226,6 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("finding a free loopback port: %w", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().(*net.TCPAddr).Port, nil
 }

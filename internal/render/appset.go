@@ -84,8 +84,8 @@ func Applications(appset *v1alpha1.ApplicationSet, gen int, paramSets []map[stri
 		}
 		app.Namespace = appset.Namespace
 		// Set for printing and applying; the controller sets them on create.
-		app.TypeMeta.APIVersion = v1alpha1.SchemeGroupVersion.String()
-		app.TypeMeta.Kind = "Application"
+		app.APIVersion = v1alpha1.SchemeGroupVersion.String()
+		app.Kind = "Application"
 		apps = append(apps, *app)
 	}
 	return apps, nil

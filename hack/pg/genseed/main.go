@@ -37,7 +37,7 @@ func run(args []string, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("creating %s: %w", *out, err)
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // closed below with its error checked; this covers early returns
 		w = f
 	}
 	bw := bufio.NewWriter(w)
