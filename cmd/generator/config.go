@@ -45,6 +45,7 @@ type config struct {
 	Registry       string
 	ImageTemplate  string
 	AllowForks     bool
+	ConfigStatus   bool
 	SeedVersion    string
 	SizeProfile    string
 	SizeProfiles   string
@@ -92,6 +93,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Registry, "registry", "ghcr.io/{owner}", "default image registry (template)")
 	fs.StringVar(&c.ImageTemplate, "image-template", "{registry}/{repo}:pr-{number}-{head_short_sha}", "default image template")
 	fs.BoolVar(&c.AllowForks, "allow-forks", false, "let ApplicationSets include PRs from forks (includeForks: true)")
+	fs.BoolVar(&c.ConfigStatus, "config-status", false, "post the commit status preview/config (config errors) on each live preview's head commit; the GitHub token needs commit statuses: write")
 	fs.StringVar(&c.SeedVersion, "seed-version", "v1", "default seed image tag")
 	fs.StringVar(&c.SizeProfile, "size-profile", "small", "default size profile")
 	fs.StringVar(&c.SizeProfiles, "size-profiles", "small,medium,large", "size profiles an ApplicationSet may choose")
@@ -212,6 +214,8 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 		if strings.TrimSpace(c.Repos) == "" {
 			bad("repos", "required: the owner/repo list ApplicationSets may ask for")
 		}
+	} else if c.ConfigStatus && !c.render {
+		bad("config-status", "needs GitHub: it cannot be used with --demo or --prs-file")
 	}
 	for _, s := range strings.Split(c.Repos, ",") {
 		if strings.TrimSpace(s) == "" {

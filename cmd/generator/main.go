@@ -26,6 +26,7 @@ import (
 	"github.com/preview-generator/preview-generator/internal/pr"
 	"github.com/preview-generator/preview-generator/internal/prfile"
 	"github.com/preview-generator/preview-generator/internal/server"
+	"github.com/preview-generator/preview-generator/internal/status"
 	"github.com/preview-generator/preview-generator/internal/store"
 )
 
@@ -134,6 +135,7 @@ func (o overlayFiles) GetContents(ctx context.Context, repo pr.Repo, path, sha s
 
 // source is where pull requests come from, and what follows from it.
 type source struct {
+	gh          *github.Client // nil without GitHub
 	lister      store.Lister
 	contents    store.Contents
 	overlayPath string
@@ -173,7 +175,7 @@ func newSource(cfg *config, log *slog.Logger, m *metrics.Metrics) (*source, erro
 	if err != nil {
 		return nil, fmt.Errorf("GitHub client: %w", err)
 	}
-	src.lister, src.contents = gh, overlayFiles{gh}
+	src.gh, src.lister, src.contents = gh, gh, overlayFiles{gh}
 	return src, nil
 }
 
@@ -215,10 +217,16 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	for _, r := range server.CatalogRepos(cfg.server.Services) {
 		st.Watch(r, cfg.Label) // dependency targets
 	}
-	srv := server.New(server.Config{
+	scfg := server.Config{
 		Token: cfg.token, Defaults: src.defaults(cfg), Source: st, Metrics: m, Gatherer: m.Registry, Logger: log,
 		Compose: src.compose(cfg),
-	})
+	}
+	var reporter *status.Reporter
+	if cfg.ConfigStatus && src.gh != nil {
+		reporter = status.New(src.gh, log)
+		scfg.Statuses = reporter
+	}
+	srv := server.New(scfg)
 	allowed := src.allowed
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -236,6 +244,9 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	defer cancel()
 	synced := make(chan struct{})
 	go func() { defer close(synced); st.Run(runCtx) }()
+	if reporter != nil {
+		go reporter.Run(runCtx)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 

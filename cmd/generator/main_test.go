@@ -80,6 +80,8 @@ func TestLoadNamesTheFlag(t *testing.T) {
 		{"short resync", append(ok, "--resync-interval=10ms"), "--resync-interval"},
 		{"demo needs nothing", []string{"--demo"}, ""},
 		{"demo and file", []string{"--demo", "--prs-file=x.yaml"}, "--prs-file: give --demo or --prs-file, not both"},
+		{"status needs GitHub", []string{"--demo", "--config-status"}, "--config-status: needs GitHub"},
+		{"status with GitHub", append(ok, "--config-status"), ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -557,3 +557,27 @@ func convert(repo pr.Repo, p *gh.PullRequest) pr.PullRequest {
 	}
 	return out
 }
+
+// EndpointStatusCreate names the commit-status call in Metrics.
+const EndpointStatusCreate = "statuses.create"
+
+// SetCommitStatus posts a commit status on sha of repo (needs the token's
+// "commit statuses: write" permission). description is cut to GitHub's
+// 140 characters.
+func (c *Client) SetCommitStatus(ctx context.Context, repo pr.Repo, sha, state, statusContext, description, targetURL string) error {
+	if r := []rune(description); len(r) > 140 {
+		description = string(r[:139]) + "…"
+	}
+	st := &gh.RepoStatus{State: gh.String(state), Context: gh.String(statusContext), Description: gh.String(description)}
+	if targetURL != "" {
+		st.TargetURL = gh.String(targetURL)
+	}
+	_, err := c.call(ctx, EndpointStatusCreate, nil, func(ctx context.Context) (*gh.Response, error) {
+		_, resp, err := c.gh.Repositories.CreateStatus(ctx, repo.Owner, repo.Name, sha, st)
+		return resp, err
+	})
+	if err != nil {
+		return fmt.Errorf("setting status %s on %s@%s: %w", statusContext, repo, sha, err)
+	}
+	return nil
+}

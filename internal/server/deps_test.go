@@ -5,17 +5,35 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/preview-generator/preview-generator/internal/compose"
 	"github.com/preview-generator/preview-generator/internal/metrics"
 	"github.com/preview-generator/preview-generator/internal/overlay"
+	"github.com/preview-generator/preview-generator/internal/pr"
 	"github.com/preview-generator/preview-generator/internal/prfile"
 	"github.com/preview-generator/preview-generator/internal/store"
 )
 
+type recReporter struct {
+	mu  sync.Mutex
+	got map[string]string // repo@sha -> config error
+}
+
+func (r *recReporter) Report(repo pr.Repo, sha, configError, _ string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.got[repo.String()+"@"+sha] = configError
+}
+
 func newDepsServer(t *testing.T) (*Server, *metrics.Metrics) {
+	s, m, _ := newDepsServerWithStatuses(t)
+	return s, m
+}
+
+func newDepsServerWithStatuses(t *testing.T) (*Server, *metrics.Metrics, *recReporter) {
 	t.Helper()
 	data, err := os.ReadFile("../compose/testdata/config.yaml")
 	if err != nil {
@@ -29,11 +47,29 @@ func newDepsServer(t *testing.T) (*Server, *metrics.Metrics) {
 	d := testDefaults()
 	d.Catalog = oc.Services
 	st := store.New(prfile.NewFile("testdata/prs-deps.yaml"), store.Config{})
+	rep := &recReporter{got: map[string]string{}}
 	return New(Config{
 		Token: []byte(testToken), Defaults: d, Source: st, Metrics: m, Gatherer: m.Registry,
-		Now:     func() time.Time { return testNow },
-		Compose: compose.Config{Overlay: oc, Limits: oc.Limits(d.MaxTTL, d.SizeProfiles)},
-	}), m
+		Now:      func() time.Time { return testNow },
+		Compose:  compose.Config{Overlay: oc, Limits: oc.Limits(d.MaxTTL, d.SizeProfiles)},
+		Statuses: rep,
+	}), m, rep
+}
+
+func TestConfigHealthReported(t *testing.T) {
+	t.Parallel()
+	s, _, rep := newDepsServerWithStatuses(t)
+	if rec := do(t, s, http.MethodPost, RouteGetParams, "Bearer "+testToken, body(`{"repositories":["acme/frontend"]}`)); rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	rep.mu.Lock()
+	defer rep.mu.Unlock()
+	if e, ok := rep.got["acme/frontend@a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"]; !ok || e != "" {
+		t.Errorf("frontend#7 reported %q, %v; want a healthy report", e, ok)
+	}
+	if e := rep.got["acme/frontend@89e6c98d92887913cadf06b2adb97f26cde4849b"]; !strings.Contains(e, "ttl") {
+		t.Errorf("frontend#8 reported %q, want its config error", e)
+	}
 }
 
 func TestDependencyOnAnotherPreview(t *testing.T) {

@@ -77,6 +77,14 @@ type Config struct {
 	Compose compose.Config
 	// Book keeps each PR's last good overlay config; nil makes a new one.
 	Book *compose.Book
+	// Statuses, when set, is told the config health of every live preview
+	// of each new answer (*status.Reporter posts it to GitHub).
+	Statuses StatusReporter
+}
+
+// StatusReporter receives each live preview's config health.
+type StatusReporter interface {
+	Report(repo pr.Repo, sha, configError, url string)
 }
 
 // Server is the HTTP handler. Build it with New.
@@ -394,6 +402,11 @@ func (s *Server) observeAnswer(repos []pr.Repo, ans compose.Answer) {
 	}
 	for _, m := range ans.Params {
 		live[m[params.KeyRepository]]++
+		if s.cfg.Statuses != nil {
+			if r, err := pr.ParseRepo(m[params.KeyRepository]); err == nil {
+				s.cfg.Statuses.Report(r, m[params.KeyHeadSHA], m[params.KeyConfigError], m[params.KeyURL])
+			}
+		}
 		if e := m[params.KeyConfigError]; e != "" {
 			bad[m[params.KeyRepository]]++
 			s.cfg.Logger.Warn("preview config error", "repository", m[params.KeyRepository], "number", m[params.KeyNumber],

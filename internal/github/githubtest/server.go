@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -27,6 +28,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Prefix is the path under which the API is mounted, as on GitHub
@@ -43,6 +45,7 @@ const (
 	RouteCommitGet     = "commits.get"
 	RouteContentsGet   = "contents.get"
 	RouteInstallToken  = "apps.installation_token"
+	RouteStatusCreate  = "statuses.create"
 	RouteUnknown       = "unknown"
 	defaultRateLimit   = 5000
 	maxLoggedRequests  = 10000
@@ -120,6 +123,7 @@ type Server struct {
 	log           []Request
 	requestSeq    int64
 	rendered      map[string]json.RawMessage
+	statuses      map[string][]Status // "owner/repo@sha", oldest first
 }
 
 // New starts a fake GitHub on a loopback port. Call Close when done.
@@ -132,12 +136,14 @@ func New() *Server {
 		reset:     time.Now().Add(time.Hour).Truncate(time.Second),
 		counts:    map[countKey]int{},
 		rendered:  map[string]json.RawMessage{},
+		statuses:  map[string][]Status{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Prefix+"/repos/{owner}/{repo}/pulls", s.route(RoutePullsList, s.listPulls))
 	mux.HandleFunc("GET "+Prefix+"/repos/{owner}/{repo}/issues/{number}/events", s.route(RouteIssueEvents, s.listEvents))
 	mux.HandleFunc("GET "+Prefix+"/repos/{owner}/{repo}/commits/{ref}", s.route(RouteCommitGet, s.getCommit))
 	mux.HandleFunc("GET "+Prefix+"/repos/{owner}/{repo}/contents/{path...}", s.route(RouteContentsGet, s.getContents))
+	mux.HandleFunc("POST "+Prefix+"/repos/{owner}/{repo}/statuses/{sha}", s.route(RouteStatusCreate, s.createStatus))
 	mux.HandleFunc("POST "+Prefix+"/app/installations/{id}/access_tokens", s.installationToken)
 	mux.HandleFunc("/", s.route(RouteUnknown, func(*http.Request, renderer) result { return notFound() }))
 	s.ts = httptest.NewServer(mux)
@@ -615,4 +621,55 @@ func (s *Server) getContents(r *http.Request, rd renderer) result {
 		return errorBody(http.StatusNotFound, "Not Found", "https://docs.github.com/rest/repos/contents#get-repository-content")
 	}
 	return result{status: http.StatusOK, body: rd.content(repo.owner+"/"+repo.name, p, ref, b)}
+}
+
+// Status is a commit status the fake received
+// (POST /repos/{owner}/{repo}/statuses/{sha}).
+type Status struct {
+	State       string `json:"state"`
+	Description string `json:"description"`
+	Context     string `json:"context"`
+	TargetURL   string `json:"target_url"`
+}
+
+// Statuses returns the commit statuses posted for repo ("owner/name") at
+// sha, oldest first.
+func (s *Server) Statuses(repo, sha string) []Status {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.statuses[strings.ToLower(repo)+"@"+sha])
+}
+
+// createStatus answers GitHub's "Create a commit status": 201 with the
+// status, or 422 for a state GitHub refuses or a description over 140
+// characters.
+func (s *Server) createStatus(r *http.Request, _ renderer) result {
+	repo, errRes := s.repoFor(r)
+	if errRes != nil {
+		return *errRes
+	}
+	var st Status
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&st); err != nil {
+		return errorBody(http.StatusBadRequest, "Problems parsing JSON", "https://docs.github.com/rest/commits/statuses#create-a-commit-status")
+	}
+	switch st.State {
+	case "error", "failure", "pending", "success":
+	default:
+		return errorBody(http.StatusUnprocessableEntity, "Validation Failed", "https://docs.github.com/rest/commits/statuses#create-a-commit-status")
+	}
+	if utf8.RuneCountInString(st.Description) > 140 {
+		return errorBody(http.StatusUnprocessableEntity, "Validation Failed", "https://docs.github.com/rest/commits/statuses#create-a-commit-status")
+	}
+	if st.Context == "" {
+		st.Context = "default"
+	}
+	key := strings.ToLower(repo.owner+"/"+repo.name) + "@" + r.PathValue("sha")
+	s.statuses[key] = append(s.statuses[key], st)
+	s.nextID++
+	return result{status: http.StatusCreated, body: object{
+		"url": fmt.Sprintf("https://api.github.com/repos/%s/%s/statuses/%s", repo.owner, repo.name, r.PathValue("sha")),
+		"id":  s.nextID, "node_id": "SC_" + strconv.FormatInt(s.nextID, 10),
+		"state": st.State, "description": st.Description, "target_url": st.TargetURL, "context": st.Context,
+		"created_at": time.Now().UTC().Format(time.RFC3339), "updated_at": time.Now().UTC().Format(time.RFC3339),
+	}}
 }
