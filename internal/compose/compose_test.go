@@ -190,3 +190,37 @@ func depKeys(m map[string]string) map[string]string {
 	}
 	return out
 }
+
+func TestFiltersAndSorts(t *testing.T) {
+	t.Parallel()
+	cfg, o := setup(t)
+	mk := func(repo pr.Repo, n int, labels ...string) pr.PullRequest {
+		p := mkPR(repo, n, "aaaaaaa1", "")
+		p.Labels = labels
+		return p
+	}
+	in := []pr.PullRequest{
+		mk(frontend, 3, "preview"),
+		mk(backend, 20, "preview"),
+		mk(backend, 4, "bug"),
+		mk(backend, 5, "Preview"),
+	}
+	a, err := Compose(in, nil, o, cfg, NewBook(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range a.Params {
+		got = append(got, m["repository"]+"#"+m["number"])
+	}
+	if want := "acme/backend#5 acme/backend#20 acme/frontend#3"; strings.Join(got, " ") != want {
+		t.Errorf("order = %v, want %s (unlabelled #4 left out, sorted by repo then number)", got, want)
+	}
+	if want := now.Add(71 * time.Hour); !a.ValidUntil.Equal(want) {
+		t.Errorf("ValidUntil = %v, want the earliest expiry %v", a.ValidUntil, want)
+	}
+	empty, err := Compose(nil, nil, o, cfg, NewBook(), now)
+	if err != nil || empty.Params == nil || len(empty.Params) != 0 || !empty.ValidUntil.IsZero() {
+		t.Errorf("no PRs = %#v, %v; want a non-nil empty list that never expires", empty, err)
+	}
+}

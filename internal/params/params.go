@@ -141,32 +141,6 @@ func ExpiresAt(p pr.PullRequest, o Options) time.Time {
 	return LastActivity(p, o.Label).Add(o.TTL)
 }
 
-// Build returns one parameter map per PR that passes Decide, sorted by
-// repository then number so the answer is stable.
-func Build(prs []pr.PullRequest, o Options) ([]map[string]string, error) {
-	live := make([]pr.PullRequest, 0, len(prs))
-	for _, p := range prs {
-		if ok, _ := Decide(p, o); ok {
-			live = append(live, p)
-		}
-	}
-	sort.Slice(live, func(i, j int) bool {
-		if a, b := live[i].Repo.Key(), live[j].Repo.Key(); a != b {
-			return a < b
-		}
-		return live[i].Number < live[j].Number
-	})
-	out := make([]map[string]string, 0, len(live))
-	for _, p := range live {
-		m, err := For(p, o)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
-
 // For returns the parameter map of one PR, without applying the policy.
 func For(p pr.PullRequest, o Options) (map[string]string, error) {
 	name := PreviewName(p.Repo.Owner, p.Repo.Name, p.Number)
@@ -313,20 +287,4 @@ func FormatDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
-}
-
-// NextExpiry returns the earliest expires_at among the PRs that pass
-// Decide, or the zero time if none does. Until then, and as long as the PRs
-// do not change, Build gives the same answer; a cache may rely on it.
-func NextExpiry(prs []pr.PullRequest, o Options) time.Time {
-	var next time.Time
-	for _, p := range prs {
-		if ok, _ := Decide(p, o); !ok {
-			continue
-		}
-		if e := ExpiresAt(p, o); next.IsZero() || e.Before(next) {
-			next = e
-		}
-	}
-	return next
 }

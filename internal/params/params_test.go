@@ -169,41 +169,6 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-func TestBuildFiltersAndSorts(t *testing.T) {
-	t.Parallel()
-	mk := func(owner, repo string, n int, labels ...string) pr.PullRequest {
-		p := basePR()
-		p.Repo, p.HeadRepo, p.Number, p.Labels, p.HTMLURL = pr.Repo{Owner: owner, Name: repo}, pr.Repo{Owner: owner, Name: repo}, n, labels, ""
-		return p
-	}
-	in := []pr.PullRequest{
-		mk("acme", "frontend", 3, "preview"),
-		mk("acme", "backend", 20, "preview"),
-		mk("acme", "backend", 4, "bug"),
-		mk("acme", "backend", 5, "preview"),
-	}
-	out, err := Build(in, baseOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, m := range out {
-		got = append(got, m["repository"]+"#"+m["number"]+" "+m["pr_url"])
-	}
-	want := []string{
-		"acme/backend#5 https://github.com/acme/backend/pull/5",
-		"acme/backend#20 https://github.com/acme/backend/pull/20",
-		"acme/frontend#3 https://github.com/acme/frontend/pull/3",
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Build order = %q, want %q", got, want)
-	}
-	empty, err := Build(nil, baseOptions())
-	if err != nil || empty == nil || len(empty) != 0 {
-		t.Errorf("Build(nil) = %#v, %v; want a non-nil empty list", empty, err)
-	}
-}
-
 func TestImageTemplate(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
