@@ -2,7 +2,6 @@ package previewgenerator_test
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	previewgenerator "github.com/preview-generator/preview-generator"
+	"github.com/preview-generator/preview-generator/internal/render/rendertest"
 )
 
 // TestPreviewParityWithArgoCD renders the ApplicationSets' Applications and
@@ -21,20 +21,7 @@ import (
 // the repo-server does. Both must produce the same objects in the same
 // order. Needs kustomize v5.8.2 ($PREVIEW_KUSTOMIZE_BIN or PATH).
 func TestPreviewParityWithArgoCD(t *testing.T) {
-	bin := os.Getenv("PREVIEW_KUSTOMIZE_BIN")
-	if bin == "" {
-		p, err := exec.LookPath("kustomize")
-		if err != nil {
-			t.Skip("no kustomize CLI: set PREVIEW_KUSTOMIZE_BIN or put kustomize v5.8.2 on PATH (hack/e2e builds it)")
-		}
-		bin = p
-	}
-	bin, err := filepath.Abs(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Argo CD runs `kustomize version` from PATH.
-	t.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	bin := rendertest.KustomizeBinary(t)
 
 	withDeps := withDependencies()
 	cases := map[string]struct {

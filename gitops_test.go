@@ -21,11 +21,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/yaml"
 
 	previewgenerator "github.com/preview-generator/preview-generator"
 	"github.com/preview-generator/preview-generator/internal/render"
+	"github.com/preview-generator/preview-generator/internal/render/rendertest"
 )
 
 // documents splits a multi-document YAML file.
@@ -775,7 +775,7 @@ func checkPreview(t *testing.T, app *v1alpha1.Application, res *render.Result, p
 
 	// The manifests.
 	for _, o := range res.Objects {
-		decodeTyped(t, o)
+		rendertest.DecodeTyped(t, o)
 		if o.GetKind() != "Namespace" && o.GetNamespace() != ns {
 			t.Errorf("%s/%s in namespace %q, want %q", o.GetKind(), o.GetName(), o.GetNamespace(), ns)
 		}
@@ -934,7 +934,7 @@ func TestDeployManifests(t *testing.T) {
 	}
 	var kinds []string
 	for _, o := range res.Objects {
-		decodeTyped(t, o)
+		rendertest.DecodeTyped(t, o)
 		kinds = append(kinds, o.GetKind())
 		if o.GetKind() != "Namespace" && o.GetNamespace() != "preview-system" {
 			t.Errorf("%s/%s in namespace %q", o.GetKind(), o.GetName(), o.GetNamespace())
@@ -971,25 +971,5 @@ func TestDeployManifests(t *testing.T) {
 	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
 	if len(ports) != 1 || ports[0].(map[string]any)["port"] != int64(8080) {
 		t.Errorf("Service ports = %v, want 8080 (plugin ConfigMap baseUrl)", ports)
-	}
-}
-
-// decodeTyped decodes a rendered object into its Kubernetes Go type,
-// refusing unknown fields (a misspelt field would otherwise be dropped).
-func decodeTyped(t *testing.T, o *unstructured.Unstructured) {
-	t.Helper()
-	typed, err := scheme.Scheme.New(o.GroupVersionKind())
-	if err != nil {
-		t.Errorf("%s %s: no Go type: %v", o.GroupVersionKind(), o.GetName(), err)
-		return
-	}
-	b, err := json.Marshal(o.Object)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(typed); err != nil {
-		t.Errorf("%s %s: %v", o.GroupVersionKind(), o.GetName(), err)
 	}
 }

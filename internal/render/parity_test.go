@@ -3,7 +3,6 @@ package render
 import (
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -16,29 +15,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	previewgenerator "github.com/preview-generator/preview-generator"
+	"github.com/preview-generator/preview-generator/internal/render/rendertest"
 )
-
-// kustomizeBinary finds the kustomize CLI for the parity tests:
-// $PREVIEW_KUSTOMIZE_BIN, else kustomize on PATH. Argo CD's code also runs
-// `kustomize version` from PATH, so the binary's directory goes first on
-// PATH (the tests using it cannot run in parallel).
-func kustomizeBinary(t *testing.T) string {
-	t.Helper()
-	bin := os.Getenv("PREVIEW_KUSTOMIZE_BIN")
-	if bin == "" {
-		p, err := exec.LookPath("kustomize")
-		if err != nil {
-			t.Skip("no kustomize CLI: set PREVIEW_KUSTOMIZE_BIN or put kustomize v5.8.2 on PATH (hack/e2e builds it)")
-		}
-		bin = p
-	}
-	abs, err := filepath.Abs(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("PATH", filepath.Dir(abs)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	return abs
-}
 
 // argoBuild renders with Argo CD v2.14's own util/kustomize Build, which
 // runs the kustomize CLI on a copy of the files, as the repo-server does.
@@ -82,7 +60,7 @@ func assertParity(t *testing.T, bin string, fsys fs.FS, srcPath string, opts Opt
 // code and the real CLI, on the edit fixture and on every component
 // combination of kustomize/.
 func TestParityWithArgoCD(t *testing.T) {
-	bin := kustomizeBinary(t)
+	bin := rendertest.KustomizeBinary(t)
 	fixtureCases := map[string]Options{
 		"none":          {},
 		"images":        kust(v1alpha1.ApplicationSourceKustomize{Images: v1alpha1.KustomizeImages{"nginx=ghcr.io/acme/web:pr-1", "busybox=*:1.37", "alpine:3"}}),
