@@ -23,6 +23,7 @@ import (
 	"github.com/preview-generator/preview-generator/internal/compose"
 	"github.com/preview-generator/preview-generator/internal/github"
 	"github.com/preview-generator/preview-generator/internal/metrics"
+	"github.com/preview-generator/preview-generator/internal/overlay"
 	"github.com/preview-generator/preview-generator/internal/pr"
 	"github.com/preview-generator/preview-generator/internal/prfile"
 	"github.com/preview-generator/preview-generator/internal/server"
@@ -121,23 +122,34 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// overlayFiles reads .preview.yaml files from GitHub: a missing file is
-// nil content, not an error.
+// overlayFiles reads .preview.yaml files and pull requests' commits from
+// GitHub for the store: a missing file, or a path that is no readable
+// file, is a fact about the commit, not an error.
 type overlayFiles struct{ gh *github.Client }
 
-func (o overlayFiles) GetContents(ctx context.Context, repo pr.Repo, path, sha string) ([]byte, error) {
-	b, err := o.gh.GetContents(ctx, repo, path, sha)
-	if errors.Is(err, github.ErrNotFound) {
-		return nil, nil
+func (o overlayFiles) ReadFile(ctx context.Context, repo pr.Repo, path, sha string) (store.File, error) {
+	b, err := o.gh.GetFile(ctx, repo, path, sha, overlay.MaxFileBytes)
+	var inv *github.InvalidFileError
+	switch {
+	case errors.Is(err, github.ErrNotFound):
+		return store.File{Missing: true}, nil
+	case errors.As(err, &inv):
+		return store.File{Invalid: inv.Reason}, nil
+	case err != nil:
+		return store.File{}, err
 	}
-	return b, err
+	return store.File{Data: b}, nil
+}
+
+func (o overlayFiles) PullRequestCommits(ctx context.Context, repo pr.Repo, number int) ([]string, error) {
+	return o.gh.PullRequestCommits(ctx, repo, number)
 }
 
 // source is where pull requests come from, and what follows from it.
 type source struct {
 	gh          *github.Client // nil without GitHub
 	lister      store.Lister
-	contents    store.Contents
+	files       store.Files
 	overlayPath string
 	allowed     []pr.Repo
 }
@@ -175,7 +187,7 @@ func newSource(cfg *config, log *slog.Logger, m *metrics.Metrics) (*source, erro
 	if err != nil {
 		return nil, fmt.Errorf("GitHub client: %w", err)
 	}
-	src.gh, src.lister, src.contents = gh, gh, overlayFiles{gh}
+	src.gh, src.lister, src.files = gh, gh, overlayFiles{gh}
 	return src, nil
 }
 
@@ -199,6 +211,14 @@ func (src *source) compose(cfg *config) compose.Config {
 	return compose.Config{Overlay: cfg.server, Limits: cfg.server.Limits(cfg.MaxTTL, d.SizeProfiles), Targets: d.Options()}
 }
 
+// store returns the store over the source; cache checks config files.
+func (src *source) store(cfg *config, sc store.Config, cache *compose.Cache) *store.Store {
+	cc := src.compose(cfg)
+	sc.Files, sc.OverlayPath = src.files, src.overlayPath
+	sc.Validate = func(data []byte) error { return cache.Valid(cc, data) }
+	return store.New(src.lister, sc)
+}
+
 // serve wires the source, store and HTTP server, and runs until ctx ends.
 func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	log := newLogger(cfg, logw)
@@ -210,16 +230,16 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	if cfg.Demo || cfg.PRsFile != "" {
 		log.Warn("serving pull requests from a file, not GitHub", "demo", cfg.Demo, "file", cfg.PRsFile)
 	}
-	st := store.New(src.lister, store.Config{Interval: cfg.ResyncInterval, Logger: log, Metrics: m, Contents: src.contents, OverlayPath: src.overlayPath})
-	for _, r := range src.allowed {
-		st.Watch(r, cfg.Label)
-	}
-	for _, r := range server.CatalogRepos(cfg.server.Services) {
-		st.Watch(r, cfg.Label) // dependency targets
+	cache := compose.NewCache()
+	st := src.store(cfg, store.Config{Interval: cfg.ResyncInterval, Logger: log, Metrics: m}, cache)
+	for _, r := range append(src.allowed, server.CatalogRepos(cfg.server.Services)...) {
+		if err := st.Watch(r, cfg.Label); err != nil {
+			return err
+		}
 	}
 	scfg := server.Config{
 		Token: cfg.token, Defaults: src.defaults(cfg), Source: st, Metrics: m, Gatherer: m.Registry, Logger: log,
-		Compose: src.compose(cfg),
+		Compose: src.compose(cfg), Cache: cache,
 	}
 	var reporter *status.Reporter
 	if cfg.ConfigStatus && src.gh != nil {

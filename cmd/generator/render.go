@@ -121,7 +121,7 @@ func renderPR(ctx context.Context, cfg *config, rf renderFlags, repo pr.Repo, no
 		return fmt.Errorf("%s: %w", file, err)
 	}
 
-	st := store.New(src.lister, store.Config{Contents: src.contents, OverlayPath: src.overlayPath, ColdTimeout: 30 * time.Second})
+	st := src.store(cfg, store.Config{ColdTimeout: 30 * time.Second}, compose.NewCache())
 	res, err := st.Get(ctx, []pr.Repo{repo}, input.Options.Label)
 	if err != nil {
 		return err
@@ -146,6 +146,7 @@ func renderPR(ctx context.Context, cfg *config, rf renderFlags, repo pr.Repo, no
 		if p.Overlay, err = os.ReadFile(rf.previewConfig); err != nil {
 			return fmt.Errorf("--config: %w", err)
 		}
+		p.OverlaySHA, p.Problem = "", "" // the local file stands for the head's
 	}
 	cc := src.compose(cfg)
 	if ok, why := compose.Explain(*p, input.Options, cc, nil, now); !ok {

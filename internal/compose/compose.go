@@ -1,12 +1,15 @@
 // Package compose turns the open pull requests into the final parameter
 // maps: it applies each PR's overlay config (.preview.yaml) over the
-// ApplicationSet's options, keeps each PR's last good config while the
-// process runs, decides which PRs have a live preview, and resolves their
-// dependencies against the live previews of the service catalog.
+// ApplicationSet's options, decides which PRs have a live preview, and
+// resolves their dependencies against the live previews of the service
+// catalog.
 //
-// It performs no I/O. Its one piece of state is the Book of last good
-// configs, which the caller owns and passes in. The service (getparams) and
-// `generator render` both call Compose, so they answer alike.
+// It performs no I/O and keeps no state that can change an answer: the
+// answer is a function of the pull requests (as read from GitHub, with the
+// config file in force already chosen, see internal/store), the options
+// and the instant. The Cache it takes only saves parsing the same file
+// twice. The service (getparams) and `generator render` both call Compose,
+// so they answer alike.
 package compose
 
 import (
@@ -52,15 +55,15 @@ type Answer struct {
 // Compose computes the answer at now for prs (the requested repositories'
 // open PRs) under o (defaults ← ApplicationSet input). catalogPRs are the
 // open PRs of the service catalog's repositories, the possible dependency
-// targets. book may be nil (no memory of last good configs).
-func Compose(prs, catalogPRs []pr.PullRequest, o params.Options, cfg Config, book *Book, now time.Time) (Answer, error) {
+// targets. cache may be nil.
+func Compose(prs, catalogPRs []pr.PullRequest, o params.Options, cfg Config, cache *Cache, now time.Time) (Answer, error) {
 	o.Now = now
 	var cands []params.Candidate
 	for _, p := range catalogPRs {
 		if !p.HasLabel(cfg.Targets.Label) {
 			continue // cheap path: overlay configs cannot add a label
 		}
-		f, _ := book.file(cfg, p)
+		f, _ := cache.file(cfg, p)
 		eff, _ := overlay.Apply(cfg.Targets, f, cfg.Limits)
 		cands = append(cands, params.Candidate{PR: p, Options: eff})
 	}
@@ -76,7 +79,7 @@ func Compose(prs, catalogPRs []pr.PullRequest, o params.Options, cfg Config, boo
 		if !p.HasLabel(o.Label) {
 			continue
 		}
-		f, ferr := book.file(cfg, p)
+		f, ferr := cache.file(cfg, p)
 		eff, note := overlay.Apply(o, f, cfg.Limits)
 		eff.Now = now
 		if ok, _ := params.Decide(p, eff); !ok {
@@ -112,14 +115,13 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// Book remembers, per pull request, the last overlay config that was
-// valid, so that pushing an invalid .preview.yaml does not change a running
-// preview. It also caches parse results by content. It is safe for
-// concurrent use; the zero value is not: use NewBook.
-type Book struct {
-	mu       sync.Mutex
-	lastGood map[string]*overlay.File
-	parsed   map[[sha256.Size]byte]parsed
+// Cache keeps parse results by content, so that the same .preview.yaml is
+// parsed once however many polls and pull requests carry it. It never
+// changes an answer: a miss parses again. It is safe for concurrent use;
+// the zero value is not: use NewCache.
+type Cache struct {
+	mu     sync.Mutex
+	parsed map[[sha256.Size]byte]parsed
 }
 
 type parsed struct {
@@ -127,54 +129,72 @@ type parsed struct {
 	err error
 }
 
-// maxBook bounds both maps; past it they are cleared (a restart's worth of
-// forgetting, which the design already allows).
-const maxBook = 50000
+// maxCache bounds the cache; past it, it is cleared.
+const maxCache = 50000
 
-// NewBook returns an empty Book.
-func NewBook() *Book {
-	return &Book{lastGood: map[string]*overlay.File{}, parsed: map[[sha256.Size]byte]parsed{}}
+// NewCache returns an empty Cache.
+func NewCache() *Cache {
+	return &Cache{parsed: map[[sha256.Size]byte]parsed{}}
 }
 
-// file returns the config to apply to p and the error of its current
-// file, if any: the current file when valid; otherwise the last good one
-// (nil, meaning defaults, when there is none).
-func (b *Book) file(cfg Config, p pr.PullRequest) (*overlay.File, error) {
+// file returns the config to apply to p and the problems to report in its
+// config_error: p.Problem (why the file in force is not its head's, see
+// internal/store) and, should the file in force be invalid after all (a
+// PR file source), the reason, with the defaults applied.
+func (c *Cache) file(cfg Config, p pr.PullRequest) (*overlay.File, error) {
+	var problem error
+	if p.Problem != "" {
+		problem = errors.New(p.Problem)
+	}
 	if !cfg.Overlay.Overlay.Enabled {
-		return nil, nil
+		return nil, problem
 	}
-	key := p.Repo.Key() + "#" + strconv.Itoa(p.Number)
-	if b == nil {
-		return overlay.Load(cfg.Overlay.Overlay.Path, p.Overlay, cfg.Limits)
+	r := c.load(cfg, p.Overlay)
+	if r.err != nil {
+		return nil, errors.Join(problem, fmt.Errorf("%w (using the defaults)", r.err))
 	}
-	sum := sha256.Sum256(p.Overlay)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	r, ok := b.parsed[sum]
-	if !ok {
-		r.f, r.err = overlay.Load(cfg.Overlay.Overlay.Path, p.Overlay, cfg.Limits)
-		if len(b.parsed) >= maxBook {
-			clear(b.parsed)
-		}
-		b.parsed[sum] = r
+	return r.f, problem
+}
+
+func (c *Cache) load(cfg Config, data []byte) parsed {
+	if c == nil {
+		f, err := overlay.Load(cfg.Overlay.Overlay.Path, data, cfg.Limits)
+		return parsed{f, err}
 	}
-	if r.err == nil {
-		if len(b.lastGood) >= maxBook {
-			clear(b.lastGood)
-		}
-		b.lastGood[key] = r.f
-		return r.f, nil
+	sum := sha256.Sum256(data)
+	if data == nil {
+		sum = [sha256.Size]byte{} // no file: not the same as an empty one
 	}
-	if last, ok := b.lastGood[key]; ok {
-		return last, fmt.Errorf("%w (keeping this PR's last valid configuration)", r.err)
+	c.mu.Lock()
+	r, ok := c.parsed[sum]
+	c.mu.Unlock()
+	if ok {
+		return r
 	}
-	return nil, fmt.Errorf("%w (using the defaults)", r.err)
+	r.f, r.err = overlay.Load(cfg.Overlay.Overlay.Path, data, cfg.Limits)
+	c.mu.Lock()
+	if len(c.parsed) >= maxCache {
+		clear(c.parsed)
+	}
+	c.parsed[sum] = r
+	c.mu.Unlock()
+	return r
+}
+
+// Valid reports why data is not a valid .preview.yaml under cfg (nil data,
+// no file, is valid): the check internal/store makes before putting a
+// file in force.
+func (c *Cache) Valid(cfg Config, data []byte) error {
+	if !cfg.Overlay.Overlay.Enabled {
+		return nil
+	}
+	return c.load(cfg, data).err
 }
 
 // Explain reports whether p gets a preview under o with its overlay
 // config applied, and if not, why.
-func Explain(p pr.PullRequest, o params.Options, cfg Config, book *Book, now time.Time) (bool, params.Exclusion) {
-	f, _ := book.file(cfg, p)
+func Explain(p pr.PullRequest, o params.Options, cfg Config, cache *Cache, now time.Time) (bool, params.Exclusion) {
+	f, _ := cache.file(cfg, p)
 	eff, _ := overlay.Apply(o, f, cfg.Limits)
 	eff.Now = now
 	return params.Decide(p, eff)

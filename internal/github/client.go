@@ -65,29 +65,26 @@ type Config struct {
 	// Timeout is not used: Timeout applies.
 	HTTPClient *http.Client
 	// ETagCacheBytes bounds the memory of the conditional-request cache,
-	// which keeps list and event pages converted, not as JSON; default
-	// 64 MiB. A page of 100 pull requests costs about 45 KB there (its JSON
-	// from github.com is about 2 MB), the events of one pull request about
-	// 300 bytes. When the bound is too small, pages are evicted and fetched
-	// again in full, costing rate limit.
+	// which keeps list pages converted, not as JSON; default 64 MiB. A
+	// page of 100 pull requests costs about 45 KB there (its JSON from
+	// github.com is about 2 MB). When the bound is too small, pages are
+	// evicted and fetched again in full, costing rate limit.
 	ETagCacheBytes int64
-	// CachePullRequests is how many labelled open pull requests, over all
-	// repositories, the caches are sized for; default 20000. Each one
-	// needs an events page and a head commit (and a .preview.yaml answer)
-	// kept from one resync to the next; 100 pull requests need a list page.
-	// Beyond it, a resync misses the cache (a least-recently-used cache
-	// polled in a cycle larger than itself misses every time) and fetches
-	// everything again, spending rate limit. A pull request's entries cost
-	// about 800 bytes, so the default lets them grow to about 16 MB.
+	// CachePullRequests is how many open pull requests, over all
+	// repositories, the caches are sized for; default 20000: 100 pull
+	// requests need a list page, and each labelled one a .preview.yaml
+	// answer by commit. Beyond it, a resync misses the cache (a
+	// least-recently-used cache polled in a cycle larger than itself misses
+	// every time) and fetches everything again, spending rate limit.
 	CachePullRequests int
 }
 
 // cacheEntries returns the entry bounds of the conditional-request cache
-// and of the commit and contents caches for n labelled pull requests,
-// with a quarter to spare for pushes and unlabelled pull requests' pages.
-func cacheEntries(n int) (etag, commits, contents int) {
+// (list pages) and of the contents cache for n labelled pull requests,
+// with a quarter to spare for pushes and older commits' files.
+func cacheEntries(n int) (etag, contents int) {
 	spare := n/4 + 16
-	return n + n/perPage + spare, n + spare, n + spare
+	return n/perPage + spare, n + spare
 }
 
 // Client lists pull requests and reads files. It is safe for concurrent use.
@@ -99,13 +96,14 @@ type Client struct {
 	gate     *rateGate
 	etag     *etagTransport
 	now      func() time.Time
-	commits  *lru[string, time.Time]
 	contents *lru[string, contentEntry]
+	pages    sync.Map // repo key → pages the last listing had
 }
 
 type contentEntry struct {
 	data    []byte
 	missing bool
+	invalid string // why the path is no file (InvalidFileError.Reason)
 }
 
 // authTransport sets the Authorization header.
@@ -182,7 +180,7 @@ func New(cfg Config) (*Client, error) {
 	if capacity <= 0 {
 		capacity = DefaultCachePullRequests
 	}
-	etagEntries, commitEntries, contentEntries := cacheEntries(capacity)
+	etagEntries, contentEntries := cacheEntries(capacity)
 	et := newETagTransport(transport, identity, etagEntries, cacheBytes)
 
 	client := gh.NewClient(&http.Client{Transport: et})
@@ -198,7 +196,6 @@ func New(cfg Config) (*Client, error) {
 		gate:     &rateGate{now: now},
 		etag:     et,
 		now:      now,
-		commits:  newLRU[string, time.Time](commitEntries, 0, nil),
 		contents: newLRU[string, contentEntry](contentEntries, contentsMaxBytes, func(e contentEntry) int64 { return int64(len(e.data)) + 64 }),
 	}, nil
 }
@@ -245,192 +242,168 @@ func (c *Client) call(ctx context.Context, endpoint string, cr *condRequest, fn 
 	return resp, err
 }
 
-// ListOpenPullRequests returns every open pull request of repo (all pages),
-// newest first. For each one carrying at least one of labels it also fills
-// LabeledAt (the last "labeled" event of each label now on the PR) and
-// HeadCommittedAt (the head commit's committer date). A repository without
-// open pull requests gives an empty slice; a missing or forbidden one an
-// error wrapping ErrNotFound or ErrForbidden.
-func (c *Client) ListOpenPullRequests(ctx context.Context, repo pr.Repo, labels []string) ([]pr.PullRequest, error) {
-	out := []pr.PullRequest{}
-	seen := map[int]bool{} // a PR opened while paging shifts one onto the next page
-	opts := &gh.PullRequestListOptions{State: "open", ListOptions: gh.ListOptions{PerPage: perPage}}
-	for range maxPages {
-		var page []*gh.PullRequest
-		prs, resp, err := conditionalPage(ctx, c, EndpointPullsList, func(ctx context.Context) (*gh.Response, error) {
-			var (
-				resp *gh.Response
-				err  error
-			)
-			page, resp, err = c.gh.PullRequests.List(ctx, repo.Owner, repo.Name, opts)
-			return resp, err
-		}, func() ([]pr.PullRequest, int64) {
-			prs := make([]pr.PullRequest, len(page))
-			var cost int64
-			for i, p := range page {
-				prs[i] = convert(repo, p)
-				cost += prCost(&prs[i])
-			}
-			return prs, cost
-		})
+// ListOpenPullRequests returns every open pull request of repo: a
+// consistent snapshot, in which every pull request that stayed open while
+// the listing ran appears, even when others open or close between two
+// pages. Pull requests are listed oldest first (sort=created,
+// direction=asc), so a new pull request is appended at the end and a
+// closed one only moves later ones towards the front; the pages are read
+// from the last to the first, so a pull request that moves forward moves
+// onto a page still to be read, never onto one already read. (Reading
+// forward, a close between two pages would shift an open pull request
+// onto the page just read, and the listing would skip it.) The last page
+// is found from the previous listing's page count, or from page 1's Link.
+//
+// A pull request seen twice (it moved between pages) counts once, as last
+// seen. More than maxPages pages is an error, never a short list. A
+// repository without open pull requests gives an empty slice; a missing or
+// forbidden one an error wrapping ErrNotFound or ErrForbidden.
+func (c *Client) ListOpenPullRequests(ctx context.Context, repo pr.Repo) ([]pr.PullRequest, error) {
+	byNumber := map[int]pr.PullRequest{}
+	reads := 0
+	page := func(n int) (*gh.Response, error) {
+		if reads++; reads > maxPages {
+			return nil, fmt.Errorf("listing pull requests for %s: more than %d pages: %w", repo, maxPages, ErrTooManyPages)
+		}
+		prs, resp, err := c.listPage(ctx, repo, n)
 		if err != nil {
-			return nil, fmt.Errorf("listing pull requests for %s: %w", repo, err)
+			return nil, fmt.Errorf("listing pull requests for %s (page %d): %w", repo, n, err)
 		}
 		for _, p := range prs {
-			if !seen[p.Number] {
-				seen[p.Number] = true
-				// The cached page is shared: give the caller its own
-				// label slice; enrich sets the rest anew.
-				p.Labels = slices.Clone(p.Labels)
-				out = append(out, p)
-			}
+			// The cached page is shared: give the caller its own labels.
+			p.Labels = slices.Clone(p.Labels)
+			byNumber[p.Number] = p
 		}
-		if resp.NextPage == 0 {
-			break
-		}
-		opts.Page = resp.NextPage
+		return resp, nil
 	}
 
-	var todo []int
-	for i := range out {
-		if slices.ContainsFunc(labels, out[i].HasLabel) {
-			todo = append(todo, i)
-		}
+	last, known := c.pages.Load(repo.Key())
+	start := 1
+	if known {
+		start = max(last.(int), 1)
 	}
-	if err := c.forEach(ctx, todo, func(ctx context.Context, i int) error {
-		return c.enrich(ctx, &out[i])
-	}); err != nil {
-		return nil, fmt.Errorf("listing pull requests for %s: %w", repo, err)
-	}
-	c.log.Debug("listed open pull requests", "repository", repo.String(), "count", len(out), "labelled", len(todo))
-	return out, nil
-}
-
-// forEach runs fn on every index with bounded concurrency and returns the
-// first error, cancelling the rest.
-func (c *Client) forEach(ctx context.Context, idx []int, fn func(context.Context, int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-		work     = make(chan int)
-	)
-	for range min(fetchConcurrency, len(idx)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				if err := fn(ctx, i); err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-				}
-			}
-		}()
-	}
-feed:
-	for _, i := range idx {
-		select {
-		case work <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return firstErr
-}
-
-// enrich fills LabeledAt and HeadCommittedAt of p.
-func (c *Client) enrich(ctx context.Context, p *pr.PullRequest) error {
-	labeled, err := c.labeledAt(ctx, p.Repo, p.Number)
-	if err != nil {
-		return fmt.Errorf("issue events of #%d: %w", p.Number, err)
-	}
-	// Label names are case-insensitive on GitHub; an event may carry an
-	// older spelling. Key the times by the label's current spelling.
-	for _, name := range p.Labels {
-		if t, ok := labeled[strings.ToLower(name)]; ok {
-			if p.LabeledAt == nil {
-				p.LabeledAt = map[string]time.Time{}
-			}
-			p.LabeledAt[name] = t
-		}
-	}
-	if p.HeadSHA != "" {
-		t, err := c.commitTime(ctx, p.Repo, p.HeadSHA)
-		if err != nil {
-			return fmt.Errorf("head commit %s of #%d: %w", p.HeadSHA, p.Number, err)
-		}
-		p.HeadCommittedAt = t
-	}
-	return nil
-}
-
-// labeledAt returns the last "labeled" time of every label (by lower-case
-// name) in the issue events of PR number (all pages).
-func (c *Client) labeledAt(ctx context.Context, repo pr.Repo, number int) (map[string]time.Time, error) {
-	last := map[string]time.Time{}
-	opts := &gh.ListOptions{PerPage: perPage}
-	for range maxPages {
-		var page []*gh.IssueEvent
-		labeled, resp, err := conditionalPage(ctx, c, EndpointIssueEvents, func(ctx context.Context) (*gh.Response, error) {
-			var (
-				resp *gh.Response
-				err  error
-			)
-			page, resp, err = c.gh.Issues.ListIssueEvents(ctx, repo.Owner, repo.Name, number, opts)
-			return resp, err
-		}, func() ([]labelTime, int64) {
-			return lastLabeled(page)
-		})
+	if !known {
+		resp, err := page(1)
 		if err != nil {
 			return nil, err
 		}
-		for _, l := range labeled {
-			if l.at.After(last[l.name]) {
-				last[l.name] = l.at
-			}
-		}
 		if resp.NextPage == 0 {
+			return c.snapshot(repo, byNumber), nil
+		}
+		start = max(resp.LastPage, resp.NextPage)
+	}
+	// Forward from the expected last page to the real one, in case the
+	// list grew; then back to page 1.
+	n := start
+	for {
+		resp, err := page(n)
+		if err != nil {
+			return nil, err
+		}
+		if resp.NextPage == 0 || resp.NextPage <= n {
+			break
+		}
+		n = resp.NextPage
+	}
+	for n--; n >= 1; n-- {
+		if _, err := page(n); err != nil {
+			return nil, err
+		}
+	}
+	return c.snapshot(repo, byNumber), nil
+}
+
+// snapshot returns the pull requests sorted by number and remembers how
+// many pages the next listing should expect.
+func (c *Client) snapshot(repo pr.Repo, byNumber map[int]pr.PullRequest) []pr.PullRequest {
+	out := make([]pr.PullRequest, 0, len(byNumber))
+	for _, p := range byNumber {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b pr.PullRequest) int { return a.Number - b.Number })
+	c.pages.Store(repo.Key(), max(1, (len(out)+perPage-1)/perPage))
+	c.log.Debug("listed open pull requests", "repository", repo.String(), "count", len(out))
+	return out
+}
+
+// listPage reads one page of open pull requests, oldest first, with a
+// conditional request.
+func (c *Client) listPage(ctx context.Context, repo pr.Repo, n int) ([]pr.PullRequest, *gh.Response, error) {
+	opts := &gh.PullRequestListOptions{State: "open", Sort: "created", Direction: "asc", ListOptions: gh.ListOptions{PerPage: perPage, Page: n}}
+	var page []*gh.PullRequest
+	return conditionalPage(ctx, c, EndpointPullsList, func(ctx context.Context) (*gh.Response, error) {
+		var (
+			resp *gh.Response
+			err  error
+		)
+		page, resp, err = c.gh.PullRequests.List(ctx, repo.Owner, repo.Name, opts)
+		return resp, err
+	}, func() ([]pr.PullRequest, int64) {
+		prs := make([]pr.PullRequest, len(page))
+		var cost int64
+		for i, p := range page {
+			prs[i] = convert(repo, p)
+			cost += prCost(&prs[i])
+		}
+		return prs, cost
+	})
+}
+
+// GetPullRequest reads one pull request of repo, in any state, and reports
+// whether it is open. A pull request that does not exist is (zero, false,
+// nil): nothing is left to preview.
+func (c *Client) GetPullRequest(ctx context.Context, repo pr.Repo, number int) (pr.PullRequest, bool, error) {
+	var p *gh.PullRequest
+	_, err := c.call(ctx, EndpointPullsGet, nil, func(ctx context.Context) (*gh.Response, error) {
+		var (
+			resp *gh.Response
+			err  error
+		)
+		p, resp, err = c.gh.PullRequests.Get(ctx, repo.Owner, repo.Name, number)
+		return resp, err
+	})
+	if errors.Is(err, ErrNotFound) {
+		// The repository answered the list a moment ago: the pull request
+		// is gone (GitHub deletes no pull request, but a transfer can).
+		return pr.PullRequest{}, false, nil
+	}
+	if err != nil {
+		return pr.PullRequest{}, false, fmt.Errorf("reading pull request %s#%d: %w", repo, number, err)
+	}
+	return convert(repo, p), p.GetState() == "open", nil
+}
+
+// maxPullRequestCommits is how many commits GitHub lists for one pull
+// request at most.
+const maxPullRequestCommits = 250
+
+// PullRequestCommits returns the SHAs of the commits of pull request
+// number, oldest first, as GitHub lists them (at most 250).
+func (c *Client) PullRequestCommits(ctx context.Context, repo pr.Repo, number int) ([]string, error) {
+	var out []string
+	opts := &gh.ListOptions{PerPage: perPage}
+	for len(out) < maxPullRequestCommits {
+		var page []*gh.RepositoryCommit
+		resp, err := c.call(ctx, EndpointPullCommits, nil, func(ctx context.Context) (*gh.Response, error) {
+			var (
+				resp *gh.Response
+				err  error
+			)
+			page, resp, err = c.gh.PullRequests.ListCommits(ctx, repo.Owner, repo.Name, number, opts)
+			return resp, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("listing commits of %s#%d: %w", repo, number, err)
+		}
+		for _, cm := range page {
+			out = append(out, cm.GetSHA())
+		}
+		if resp.NextPage == 0 || resp.NextPage <= opts.Page {
 			break
 		}
 		opts.Page = resp.NextPage
 	}
-	return last, nil
-}
-
-// labelTime is the last time a label (lower-case name) was applied, as
-// seen in one page of issue events.
-type labelTime struct {
-	name string
-	at   time.Time
-}
-
-// lastLabeled reduces a page of issue events to the last "labeled" time of
-// each label, and returns its cost in bytes.
-func lastLabeled(page []*gh.IssueEvent) ([]labelTime, int64) {
-	var out []labelTime
-	cost := int64(24)
-	for _, e := range page {
-		name := strings.ToLower(e.GetLabel().GetName())
-		if e.GetEvent() != "labeled" || name == "" {
-			continue
-		}
-		t := e.GetCreatedAt().UTC()
-		i := slices.IndexFunc(out, func(l labelTime) bool { return l.name == name })
-		switch {
-		case i < 0:
-			out = append(out, labelTime{name: name, at: t})
-			cost += int64(unsafe.Sizeof(labelTime{})) + int64(len(name))
-		case t.After(out[i].at):
-			out[i].at = t
-		}
-	}
-	return out, cost
+	return out, nil
 }
 
 // conditionalPage fetches one page with a conditional request. On a 200,
@@ -466,71 +439,85 @@ func prCost(p *pr.PullRequest) int64 {
 	return n
 }
 
-// commitTime returns the committer date of sha, cached by SHA.
-func (c *Client) commitTime(ctx context.Context, repo pr.Repo, sha string) (time.Time, error) {
-	key := repo.Key() + "@" + sha
-	if t, ok := c.commits.Get(key); ok {
-		return t, nil
-	}
-	var commit *gh.RepositoryCommit
-	_, err := c.call(ctx, EndpointCommitGet, nil, func(ctx context.Context) (*gh.Response, error) {
-		var (
-			resp *gh.Response
-			err  error
-		)
-		commit, resp, err = c.gh.Repositories.GetCommit(ctx, repo.Owner, repo.Name, sha, nil)
-		return resp, err
-	})
-	if err != nil {
-		return time.Time{}, err
-	}
-	t := commit.GetCommit().GetCommitter().GetDate().UTC()
-	c.commits.Add(key, t)
-	return t, nil
+// InvalidFileError reports a path that exists at a commit but is no
+// readable file of at most the size asked for: a directory, a submodule, a
+// symlink out of the repository, or a file too large. It is a fact about
+// the commit, not a failure: the same answer comes every time.
+type InvalidFileError struct {
+	Path   string
+	Reason string
 }
 
-// GetContents returns the file at path in commit sha, or an error wrapping
-// ErrNotFound. Answers, including "not found", are cached by (repo, path,
-// sha): a commit never changes.
-func (c *Client) GetContents(ctx context.Context, repo pr.Repo, path, sha string) ([]byte, error) {
+func (e *InvalidFileError) Error() string { return e.Path + " " + e.Reason }
+
+// GetFile returns the file at path in commit sha, of at most maxBytes. A
+// missing file is an error wrapping ErrNotFound; a path that is no such
+// file an *InvalidFileError. Both, and the content, are cached by (repo,
+// path, sha): a commit never changes. Any other error is a failure to
+// read, and is not cached.
+func (c *Client) GetFile(ctx context.Context, repo pr.Repo, path, sha string, maxBytes int) ([]byte, error) {
 	key := repo.Key() + "\x00" + path + "\x00" + sha
 	if e, ok := c.contents.Get(key); ok {
-		if e.missing {
-			return nil, fmt.Errorf("reading %s at %s in %s: %w", path, sha, repo, ErrNotFound)
-		}
-		return slices.Clone(e.data), nil
+		return e.result(path, sha, repo)
 	}
-	var file *gh.RepositoryContent
+	var (
+		file *gh.RepositoryContent
+		dir  []*gh.RepositoryContent
+	)
 	_, err := c.call(ctx, EndpointContentsGet, nil, func(ctx context.Context) (*gh.Response, error) {
 		var (
 			resp *gh.Response
 			err  error
 		)
-		file, _, resp, err = c.gh.Repositories.GetContents(ctx, repo.Owner, repo.Name, path, &gh.RepositoryContentGetOptions{Ref: sha})
+		file, dir, resp, err = c.gh.Repositories.GetContents(ctx, repo.Owner, repo.Name, path, &gh.RepositoryContentGetOptions{Ref: sha})
 		return resp, err
 	})
-	if errors.Is(err, ErrNotFound) {
-		c.contents.Add(key, contentEntry{missing: true})
-	}
-	if err != nil {
+	var e contentEntry
+	switch {
+	case errors.Is(err, ErrNotFound):
+		e.missing = true
+	case err != nil:
 		return nil, fmt.Errorf("reading %s at %s in %s: %w", path, sha, repo, err)
+	case file == nil && dir != nil:
+		e.invalid = "is a directory"
+	case file == nil:
+		return nil, fmt.Errorf("reading %s at %s in %s: empty answer", path, sha, repo)
+	case file.GetType() != "file":
+		e.invalid = "is a " + file.GetType() + ", not a file"
+	case file.GetSize() > maxBytes || file.GetEncoding() == "none":
+		e.invalid = fmt.Sprintf("is %d bytes, over the limit of %d", file.GetSize(), maxBytes)
+	default:
+		s, err := file.GetContent()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s at %s in %s: %w", path, sha, repo, err)
+		}
+		if len(s) > maxBytes {
+			e.invalid = fmt.Sprintf("is %d bytes, over the limit of %d", len(s), maxBytes)
+		} else {
+			e.data = []byte(s)
+		}
 	}
-	if file == nil || file.GetType() != "file" {
-		return nil, fmt.Errorf("reading %s at %s in %s: not a file", path, sha, repo)
+	c.contents.Add(key, e)
+	return e.result(path, sha, repo)
+}
+
+// result turns a cached answer into GetFile's.
+func (e contentEntry) result(path, sha string, repo pr.Repo) ([]byte, error) {
+	switch {
+	case e.missing:
+		return nil, fmt.Errorf("reading %s at %s in %s: %w", path, sha, repo, ErrNotFound)
+	case e.invalid != "":
+		return nil, &InvalidFileError{Path: path, Reason: e.invalid}
 	}
-	s, err := file.GetContent()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s at %s in %s: %w", path, sha, repo, err)
-	}
-	data := []byte(s)
-	c.contents.Add(key, contentEntry{data: data})
-	return slices.Clone(data), nil
+	return slices.Clone(e.data), nil
 }
 
 // convert maps a go-github pull request to the pr model. repo is the
-// repository asked for; GitHub's own spelling from base.repo wins.
+// repository asked for. GitHub's own spelling from base.repo wins when it
+// differs only in case; a renamed repository (GitHub redirects the old
+// name) keeps the name asked for, so its previews keep their names.
 func convert(repo pr.Repo, p *gh.PullRequest) pr.PullRequest {
-	if r, err := pr.ParseRepo(p.GetBase().GetRepo().GetFullName()); err == nil {
+	if r, err := pr.ParseRepo(p.GetBase().GetRepo().GetFullName()); err == nil && r.Key() == repo.Key() {
 		repo = r
 	}
 	out := pr.PullRequest{
@@ -546,6 +533,7 @@ func convert(repo pr.Repo, p *gh.PullRequest) pr.PullRequest {
 		HeadSHA:     p.GetHead().GetSHA(),
 		HTMLURL:     p.GetHTMLURL(),
 		CreatedAt:   p.GetCreatedAt().UTC(),
+		UpdatedAt:   p.GetUpdatedAt().UTC(),
 	}
 	for _, l := range p.Labels {
 		if n := l.GetName(); n != "" {

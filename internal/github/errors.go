@@ -15,6 +15,10 @@ import (
 // does not exist or is not visible to the credentials.
 var ErrNotFound = errors.New("not found on GitHub")
 
+// ErrTooManyPages reports a listing longer than the client reads: the
+// answer would be short, so there is none.
+var ErrTooManyPages = errors.New("too many pages")
+
 // ErrForbidden reports a 401 or a 403 that is not a rate limit: the
 // credentials are wrong or lack access.
 var ErrForbidden = errors.New("forbidden by GitHub")

@@ -6,7 +6,7 @@ import "time"
 // Prometheus collectors implement it; it may be nil in Config.
 type Metrics interface {
 	// GitHubRequest counts one API call. endpoint is one of "pulls.list",
-	// "issues.events", "commits.get", "contents.get"; outcome is one of
+	// "pulls.get", "pulls.commits", "contents.get", "statuses.create"; outcome is one of
 	// "ok", "not_modified", "not_found", "forbidden", "rate_limited",
 	// "error". A call refused locally because of a known rate limit counts
 	// as "rate_limited" without reaching GitHub.
@@ -18,8 +18,8 @@ type Metrics interface {
 // Endpoint names passed to Metrics.GitHubRequest.
 const (
 	EndpointPullsList   = "pulls.list"
-	EndpointIssueEvents = "issues.events"
-	EndpointCommitGet   = "commits.get"
+	EndpointPullsGet    = "pulls.get"
+	EndpointPullCommits = "pulls.commits"
 	EndpointContentsGet = "contents.get"
 )
 

@@ -32,6 +32,7 @@ type Metrics struct {
 	livePreviews   *prometheus.GaugeVec
 	paramErrors    *prometheus.CounterVec
 	configErrors   *prometheus.GaugeVec
+	prProblems     *prometheus.GaugeVec
 }
 
 // New creates and registers the collectors, plus the Go and process ones.
@@ -96,8 +97,12 @@ func New() *Metrics {
 			Namespace: ns, Name: "config_errors",
 			Help: "Live previews whose .preview.yaml (or dependencies) has an error, by repo: see their config_error parameter.",
 		}, []string{"repo"}),
+		prProblems: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "pull_request_problems",
+			Help: "Labelled pull requests that could not be read at the last refresh, by repo and state: kept (served from their last good state) or pending (new, not listed until they can be read).",
+		}, []string{"repo", "state"}),
 	}
-	m.Registry.MustRegister(m.configErrors,
+	m.Registry.MustRegister(m.configErrors, m.prProblems,
 		m.httpRequests, m.httpDuration, m.githubRequests, m.rateRemaining, m.rateLimit, m.rateReset,
 		m.syncs, m.syncDuration, m.lastSync, m.stale, m.staleResponses, m.livePreviews, m.paramErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -161,3 +166,10 @@ func (m *Metrics) ConfigErrors(repo string, n int) {
 
 // ParamsError counts a getparams error by reason.
 func (m *Metrics) ParamsError(reason string) { m.paramErrors.WithLabelValues(reason).Inc() }
+
+// PullRequestProblems records how many of repo's pull requests are kept
+// in their last good state, and how many new ones are pending.
+func (m *Metrics) PullRequestProblems(repo string, kept, pending int) {
+	m.prProblems.WithLabelValues(repo, "kept").Set(float64(kept))
+	m.prProblems.WithLabelValues(repo, "pending").Set(float64(pending))
+}

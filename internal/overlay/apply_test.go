@@ -130,7 +130,7 @@ func TestEndToEndParameters(t *testing.T) {
 		r, _ := pr.ParseRepo(repo)
 		return pr.PullRequest{
 			Repo: r, HeadRepo: r, Number: n, Labels: []string{"preview"}, HeadBranch: "feature", BaseBranch: "main",
-			HeadSHA: "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b", LabeledAt: map[string]time.Time{"preview": now.Add(-time.Hour)},
+			HeadSHA: "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b", UpdatedAt: now.Add(-time.Hour),
 		}
 	}
 	self := mk("acme/frontend", 3)

@@ -210,7 +210,7 @@ func TestResolveFollowsTargetAcrossPolls(t *testing.T) {
 	t.Parallel()
 	open := targetPR("acme/payments", 42)
 	pushed := open
-	pushed.HeadCommittedAt = t0.Add(80 * time.Hour)
+	pushed.UpdatedAt = t0.Add(80 * time.Hour)
 	polls := []struct {
 		name       string
 		prs        []pr.PullRequest

@@ -122,23 +122,28 @@ func Decide(p pr.PullRequest, o Options) (bool, Exclusion) {
 	return true, ""
 }
 
-// LastActivity is the later of the time label was last applied and the head
-// commit's committer date. Either may be unknown (zero); if both are, the
-// PR's creation time stands in so a preview never expires at the epoch.
-func LastActivity(p pr.PullRequest, label string) time.Time {
-	t := p.LabelAppliedAt(label)
-	if p.HeadCommittedAt.After(t) {
-		t = p.HeadCommittedAt
-	}
+// LastActivity is the PR's last activity as GitHub's clock saw it: its
+// UpdatedAt, which a push, a label applied, a comment, a review or an edit
+// moves (a label applied is always at or before it, so it needs no
+// separate read). Nothing the PR's author writes into a commit counts: a
+// committer date may be anything. If UpdatedAt is unknown (zero) the PR's
+// creation time stands in, so a preview never expires at the epoch. A time
+// after o.Now (a clock ahead of ours) counts as o.Now, so
+// ExpiresAt ≤ Now + TTL for every input.
+func LastActivity(p pr.PullRequest, o Options) time.Time {
+	t := p.UpdatedAt
 	if t.IsZero() {
 		t = p.CreatedAt
+	}
+	if !o.Now.IsZero() && t.After(o.Now) {
+		t = o.Now
 	}
 	return t.UTC()
 }
 
 // ExpiresAt is LastActivity plus the TTL.
 func ExpiresAt(p pr.PullRequest, o Options) time.Time {
-	return LastActivity(p, o.Label).Add(o.TTL)
+	return LastActivity(p, o).Add(o.TTL)
 }
 
 // For returns the parameter map of one PR, without applying the policy.
@@ -169,7 +174,7 @@ func For(p pr.PullRequest, o Options) (map[string]string, error) {
 	}
 	labels := append([]string(nil), p.Labels...)
 	sort.Strings(labels)
-	last := LastActivity(p, o.Label)
+	last := LastActivity(p, o)
 	prURL := p.HTMLURL
 	if prURL == "" {
 		prURL = fmt.Sprintf("https://github.com/%s/pull/%d", p.Repo, p.Number)

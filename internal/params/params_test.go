@@ -24,8 +24,7 @@ func basePR() pr.PullRequest {
 		HeadRepo:        pr.Repo{Owner: "acme", Name: "backend"},
 		HTMLURL:         "https://github.com/acme/backend/pull/12",
 		CreatedAt:       t0.Add(-48 * time.Hour),
-		HeadCommittedAt: t0.Add(-2 * time.Hour),
-		LabeledAt:       map[string]time.Time{"preview": t0.Add(-1 * time.Hour)},
+		UpdatedAt:       t0.Add(-1 * time.Hour),
 	}
 }
 
@@ -97,23 +96,24 @@ func TestLastActivityAndExpiry(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name                string
-		labeled, committed  time.Time
+		updated             time.Time
+		now                 time.Time
+		ttl                 time.Duration
 		wantLast, wantUntil string
 	}{
-		{"label after commit", t0.Add(-time.Hour), t0.Add(-2 * time.Hour), "2026-11-20T09:00:00Z", "2026-11-23T09:00:00Z"},
-		{"push after label", t0.Add(-5 * time.Hour), t0.Add(-30 * time.Minute), "2026-11-20T09:30:00Z", "2026-11-23T09:30:00Z"},
-		{"no label event known", time.Time{}, t0.Add(-3 * time.Hour), "2026-11-20T07:00:00Z", "2026-11-23T07:00:00Z"},
-		{"nothing known: creation time", time.Time{}, time.Time{}, "2026-11-18T10:00:00Z", "2026-11-21T10:00:00Z"},
+		{"GitHub's updated_at", t0.Add(-time.Hour), t0, 72 * time.Hour, "2026-11-20T09:00:00Z", "2026-11-23T09:00:00Z"},
+		{"unknown: creation time", time.Time{}, t0, 72 * time.Hour, "2026-11-18T10:00:00Z", "2026-11-21T10:00:00Z"},
+		{"a clock ahead of ours counts as now", t0.Add(24 * time.Hour), t0, 72 * time.Hour, "2026-11-20T10:00:00Z", "2026-11-23T10:00:00Z"},
+		{"far future (2099) is capped by now", time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), t0, 168 * time.Hour, "2026-11-20T10:00:00Z", "2026-11-27T10:00:00Z"},
+		{"no clock given: taken as is", t0.Add(24 * time.Hour), time.Time{}, 72 * time.Hour, "2026-11-21T10:00:00Z", "2026-11-24T10:00:00Z"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := basePR()
-			p.LabeledAt = map[string]time.Time{}
-			if !tc.labeled.IsZero() {
-				p.LabeledAt["Preview"] = tc.labeled // label names compare case-insensitively
-			}
-			p.HeadCommittedAt = tc.committed
-			m, err := For(p, baseOptions())
+			p.UpdatedAt = tc.updated
+			o := baseOptions()
+			o.Now, o.TTL = tc.now, tc.ttl
+			m, err := For(p, o)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -122,6 +122,31 @@ func TestLastActivityAndExpiry(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzExpiresAt checks, for any activity time and TTL, that the expiry is
+// never more than the TTL after now: no date a PR carries can push a
+// preview's life past the server's cap.
+func FuzzExpiresAt(f *testing.F) {
+	f.Add(int64(0), int64(0), int64(72))
+	f.Add(int64(4070908800), int64(1), int64(168)) // 2099
+	f.Add(int64(-62135596800), int64(5), int64(1))
+	f.Fuzz(func(t *testing.T, updated, created, ttlHours int64) {
+		if ttlHours < 0 || ttlHours > 24*365 {
+			return
+		}
+		p := basePR()
+		p.UpdatedAt = time.Unix(updated, 0).UTC()
+		p.CreatedAt = time.Unix(created, 0).UTC()
+		o := baseOptions()
+		o.Now, o.TTL = t0, time.Duration(ttlHours)*time.Hour
+		if got, limit := ExpiresAt(p, o), t0.Add(o.TTL); got.After(limit) {
+			t.Fatalf("ExpiresAt = %v, after now + ttl = %v", got, limit)
+		}
+		if la := LastActivity(p, o); la.After(t0) {
+			t.Fatalf("LastActivity = %v, after now %v", la, t0)
+		}
+	})
 }
 
 func TestDecide(t *testing.T) {
@@ -147,13 +172,9 @@ func TestDecide(t *testing.T) {
 		{"bot excluded", func(p *pr.PullRequest, o *Options) { p.AuthorIsBot = true; o.ExcludeBots = true }, ExcludedBot},
 		{"expired exactly at expiry", func(_ *pr.PullRequest, o *Options) { o.Now = t0.Add(71 * time.Hour) }, ExcludedExpired},
 		{"alive one second before", func(_ *pr.PullRequest, o *Options) { o.Now = t0.Add(71*time.Hour - time.Second) }, ""},
-		{"re-labelling revives", func(p *pr.PullRequest, o *Options) {
+		{"activity (re-label, push, comment) revives", func(p *pr.PullRequest, o *Options) {
 			o.Now = t0.Add(100 * time.Hour)
-			p.LabeledAt["preview"] = t0.Add(99 * time.Hour)
-		}, ""},
-		{"a push revives", func(p *pr.PullRequest, o *Options) {
-			o.Now = t0.Add(100 * time.Hour)
-			p.HeadCommittedAt = t0.Add(90 * time.Hour)
+			p.UpdatedAt = t0.Add(99 * time.Hour)
 		}, ""},
 		{"short TTL", func(_ *pr.PullRequest, o *Options) { o.TTL = 30 * time.Minute }, ExcludedExpired},
 	}

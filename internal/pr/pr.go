@@ -54,13 +54,24 @@ type PullRequest struct {
 	HTMLURL  string `json:"htmlURL" yaml:"htmlURL"`
 	// CreatedAt is when the PR was opened.
 	CreatedAt time.Time `json:"createdAt" yaml:"createdAt"`
-	// HeadCommittedAt is the committer date of the head commit.
-	HeadCommittedAt time.Time `json:"headCommittedAt" yaml:"headCommittedAt"`
-	// LabeledAt maps a label name to the last time it was applied.
-	LabeledAt map[string]time.Time `json:"labeledAt,omitempty" yaml:"labeledAt,omitempty"`
-	// Overlay is the PR's overlay config file (.preview.yaml) at HeadSHA;
-	// nil when the file does not exist or was not read.
+	// UpdatedAt is GitHub's server time of the PR's last change: a push to
+	// its head, a label applied or removed, a comment, a review, an edit.
+	// It is the PR's last activity. Unlike a commit's dates it cannot be
+	// set by the PR's author, so it is what lifecycle decisions use.
+	UpdatedAt time.Time `json:"updatedAt" yaml:"updatedAt"`
+	// Overlay is the overlay config file (.preview.yaml) in force for the
+	// PR: the head commit's, or, when that one is invalid, the newest
+	// valid one of the PR's earlier commits (see OverlaySHA). nil when
+	// there is no file or it was not read.
 	Overlay []byte `json:"overlay,omitempty" yaml:"overlay,omitempty"`
+	// OverlaySHA is the commit Overlay was read at when that is not the
+	// head commit; empty otherwise.
+	OverlaySHA string `json:"overlaySHA,omitempty" yaml:"overlaySHA,omitempty"`
+	// Problem says why the PR is not described by its head commit alone:
+	// its head's config file is invalid (and which commit's file is used
+	// instead), or reading it failed and the PR keeps its last good state.
+	// It ends up in the config_error parameter. Empty when all is well.
+	Problem string `json:"problem,omitempty" yaml:"problem,omitempty"`
 }
 
 // HasLabel reports whether the PR carries label (case-insensitive, as GitHub).
@@ -71,17 +82,6 @@ func (p PullRequest) HasLabel(label string) bool {
 		}
 	}
 	return false
-}
-
-// LabelAppliedAt returns the last time label was applied (case-insensitive).
-func (p PullRequest) LabelAppliedAt(label string) time.Time {
-	var t time.Time
-	for k, v := range p.LabeledAt {
-		if strings.EqualFold(k, label) && v.After(t) {
-			t = v
-		}
-	}
-	return t
 }
 
 // IsFork reports whether the head branch lives outside the base repository

@@ -34,12 +34,16 @@ import (
 //	    headRepository: acme/backend   # default: repository; another repo means a fork
 //	    draft: false
 //	    bot: false
-//	    headCommitted: 2h              # "ago" duration, or an RFC 3339 time
-//	    labeled: {preview: 1h}         # label -> "ago" duration or RFC 3339 time
+//	    created: 30h                   # "ago" duration, or an RFC 3339 time
+//	    updated: 1h                    # last activity (GitHub's updated_at): a push, a label, a comment
 //	    previewConfig: |               # the PR's .preview.yaml at its head (optional)
 //	      ttl: 24h
+//
+// The pullRequests key is required: a file without it (an empty file, one
+// cut short while being written) is an error, never an empty answer.
+// `pullRequests: []` is the one way to say that no pull request is open.
 type File struct {
-	PullRequests []Entry `yaml:"pullRequests"`
+	PullRequests *[]Entry `yaml:"pullRequests"`
 }
 
 // Entry is one pull request in a File.
@@ -56,8 +60,7 @@ type Entry struct {
 	HeadSHA        string            `yaml:"headSHA"`
 	HeadRepository string            `yaml:"headRepository"`
 	Created        string            `yaml:"created"`
-	HeadCommitted  string            `yaml:"headCommitted"`
-	Labeled        map[string]string `yaml:"labeled"`
+	Updated        string            `yaml:"updated"`
 	// PreviewConfig is the PR's .preview.yaml at its head, inline.
 	PreviewConfig *string `yaml:"previewConfig"`
 }
@@ -68,12 +71,18 @@ func Parse(data []byte, now time.Time) ([]pr.PullRequest, error) {
 	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("pull request file is empty: write `pullRequests: []` for no open pull requests")
+		}
 		return nil, fmt.Errorf("decoding pull request file: %w", err)
 	}
-	out := make([]pr.PullRequest, 0, len(f.PullRequests))
+	if f.PullRequests == nil {
+		return nil, errors.New("pull request file has no pullRequests key: write `pullRequests: []` for no open pull requests")
+	}
+	out := make([]pr.PullRequest, 0, len(*f.PullRequests))
 	seen := map[string]bool{}
-	for i, e := range f.PullRequests {
+	for i, e := range *f.PullRequests {
 		p, err := e.toPR(now)
 		if err != nil {
 			return nil, fmt.Errorf("pullRequests[%d]: %w", i, err)
@@ -119,16 +128,11 @@ func (e Entry) toPR(now time.Time) (pr.PullRequest, error) {
 	if p.CreatedAt, err = when(e.Created, now); err != nil {
 		return pr.PullRequest{}, fmt.Errorf("created: %w", err)
 	}
-	if p.HeadCommittedAt, err = when(e.HeadCommitted, now); err != nil {
-		return pr.PullRequest{}, fmt.Errorf("headCommitted: %w", err)
+	if p.UpdatedAt, err = when(e.Updated, now); err != nil {
+		return pr.PullRequest{}, fmt.Errorf("updated: %w", err)
 	}
-	if len(e.Labeled) > 0 {
-		p.LabeledAt = make(map[string]time.Time, len(e.Labeled))
-		for l, v := range e.Labeled {
-			if p.LabeledAt[l], err = when(v, now); err != nil {
-				return pr.PullRequest{}, fmt.Errorf("labeled.%s: %w", l, err)
-			}
-		}
+	if p.UpdatedAt.IsZero() {
+		p.UpdatedAt = p.CreatedAt
 	}
 	return p, nil
 }
@@ -169,7 +173,7 @@ func NewBytes(data []byte) *Source { return &Source{data: data, now: time.Now} }
 
 // Repos returns the repositories the file mentions, in first-seen order.
 func (s *Source) Repos() ([]pr.Repo, error) {
-	prs, err := s.load()
+	prs, err := s.load(context.Background())
 	if err != nil {
 		return nil, err
 	}
@@ -184,12 +188,16 @@ func (s *Source) Repos() ([]pr.Repo, error) {
 	return out, nil
 }
 
-func (s *Source) load() ([]pr.PullRequest, error) {
+// Quiet is how long a file must have stayed unchanged before it is read:
+// a file being written is never taken for a short list.
+const Quiet = 300 * time.Millisecond
+
+func (s *Source) load(ctx context.Context) ([]pr.PullRequest, error) {
 	data := s.data
 	if s.path != "" {
 		var err error
-		if data, err = os.ReadFile(s.path); err != nil {
-			return nil, fmt.Errorf("reading pull request file: %w", err)
+		if data, err = s.readQuiet(ctx); err != nil {
+			return nil, err
 		}
 	}
 	s.mu.Lock()
@@ -208,10 +216,57 @@ func (s *Source) load() ([]pr.PullRequest, error) {
 	return prs, nil
 }
 
-// ListOpenPullRequests returns the file's pull requests of repo. The labels
-// argument is ignored: the file carries every label time it has.
-func (s *Source) ListOpenPullRequests(_ context.Context, repo pr.Repo, _ []string) ([]pr.PullRequest, error) {
-	prs, err := s.load()
+// readQuiet reads the file once it has not changed for Quiet: it waits
+// while the modification time is recent and reads again until two reads,
+// Quiet apart, agree.
+func (s *Source) readQuiet(ctx context.Context) ([]byte, error) {
+	var last []byte
+	for range 20 {
+		fi, err := os.Stat(s.path)
+		if err != nil {
+			return nil, fmt.Errorf("reading pull request file: %w", err)
+		}
+		if age := time.Since(fi.ModTime()); age >= 0 && age < Quiet {
+			if err := sleep(ctx, Quiet-age); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		data, err := os.ReadFile(s.path)
+		if err != nil {
+			return nil, fmt.Errorf("reading pull request file: %w", err)
+		}
+		if last != nil && bytes.Equal(last, data) {
+			return data, nil
+		}
+		s.mu.Lock()
+		same := s.parsed != nil && bytes.Equal(s.parsed, data)
+		s.mu.Unlock()
+		if same {
+			return data, nil // the content last parsed: nothing to guard
+		}
+		last = data
+		if err := sleep(ctx, Quiet); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("pull request file %s keeps changing; not reading it mid-write", s.path)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the pull request file to settle: %w", ctx.Err())
+	}
+}
+
+// ListOpenPullRequests returns the file's pull requests of repo.
+func (s *Source) ListOpenPullRequests(ctx context.Context, repo pr.Repo) ([]pr.PullRequest, error) {
+	prs, err := s.load(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -222,4 +277,19 @@ func (s *Source) ListOpenPullRequests(_ context.Context, repo pr.Repo, _ []strin
 		}
 	}
 	return out, nil
+}
+
+// GetPullRequest returns pull request number of repo and whether it is
+// open: a pull request the file does not list counts as closed.
+func (s *Source) GetPullRequest(ctx context.Context, repo pr.Repo, number int) (pr.PullRequest, bool, error) {
+	prs, err := s.ListOpenPullRequests(ctx, repo)
+	if err != nil {
+		return pr.PullRequest{}, false, err
+	}
+	for _, p := range prs {
+		if p.Number == number {
+			return p, true, nil
+		}
+	}
+	return pr.PullRequest{}, false, nil
 }

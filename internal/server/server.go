@@ -75,8 +75,8 @@ type Config struct {
 	// a nil Compose.Overlay means overlay.DefaultConfig(). Compose.Targets
 	// is filled from Defaults when its Label is empty.
 	Compose compose.Config
-	// Book keeps each PR's last good overlay config; nil makes a new one.
-	Book *compose.Book
+	// Cache keeps parsed overlay configs; nil makes a new one.
+	Cache *compose.Cache
 	// Statuses, when set, is told the config health of every live preview
 	// of each new answer (*status.Reporter posts it to GitHub).
 	Statuses StatusReporter
@@ -93,8 +93,9 @@ type Server struct {
 	echo    *echo.Echo
 	catalog []pr.Repo // the service catalog's repositories, sorted
 
-	mu    sync.Mutex
-	cache map[string]*answer
+	mu         sync.Mutex
+	cache      map[string]*answer
+	cacheBytes int // gzipped bytes held by cache
 }
 
 // answer is an encoded getparams reply, valid while the store generation is
@@ -129,8 +130,14 @@ func (a *answer) writePlain(w io.Writer) error {
 	return err
 }
 
-// maxCached bounds the answer cache: one entry per distinct input.
-const maxCached = 256
+// The answer cache holds one entry per distinct input; it is bounded both
+// in entries and in bytes (gzipped answers plus keys), and cleared when
+// either bound would be passed. An answer alone over maxCachedBytes is
+// served but not kept.
+const (
+	maxCached      = 256
+	maxCachedBytes = 32 << 20
+)
 
 // ErrorResponse is the JSON body of every error. Argo CD's plugin client
 // shows message.
@@ -158,8 +165,8 @@ func New(cfg Config) *Server {
 	if cfg.Compose.Targets.Label == "" {
 		cfg.Compose.Targets = cfg.Defaults.Options()
 	}
-	if cfg.Book == nil {
-		cfg.Book = compose.NewBook()
+	if cfg.Cache == nil {
+		cfg.Cache = compose.NewCache()
 	}
 	s := &Server{cfg: cfg, cache: map[string]*answer{}, catalog: CatalogRepos(cfg.Compose.Overlay.Services)}
 	e := echo.New()
@@ -284,6 +291,10 @@ func (s *Server) getParams(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	res, err := s.cfg.Source.Get(ctx, in.Repos, in.Options.Label)
+	if errors.Is(err, store.ErrTooManyLabels) {
+		s.paramsError("bad_input")
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("input parameter %q: %v; use a label ApplicationSets already use", InLabel, err))
+	}
 	if err != nil {
 		s.paramsError("unavailable")
 		s.cfg.Logger.Error("getparams unavailable", "applicationSet", req.ApplicationSetName, "error", err)
@@ -379,19 +390,34 @@ func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res, targets st
 		return a, nil
 	}
 
-	ans, err := compose.Compose(res.All(), targets.All(), in.Options, s.cfg.Compose, s.cfg.Book, now)
+	ans, err := compose.Compose(res.All(), targets.All(), in.Options, s.cfg.Compose, s.cfg.Cache, now)
 	if err != nil {
 		return nil, fmt.Errorf("building parameters: %w", err)
 	}
 	a = newAnswer(res.Generation, ans.ValidUntil, encodeReply(ans.Params))
 	s.observeAnswer(in.Repos, ans)
+	s.keep(key, a)
+	return a, nil
+}
+
+// keep puts a in the answer cache under key, within its bounds.
+func (s *Server) keep(key string, a *answer) {
+	cost := len(a.gz) + len(key)
+	if cost > maxCachedBytes {
+		return
+	}
 	s.mu.Lock()
-	if len(s.cache) >= maxCached {
+	defer s.mu.Unlock()
+	if old, ok := s.cache[key]; ok {
+		s.cacheBytes -= len(old.gz) + len(key)
+		delete(s.cache, key)
+	}
+	if len(s.cache) >= maxCached || s.cacheBytes+cost > maxCachedBytes {
 		clear(s.cache)
+		s.cacheBytes = 0
 	}
 	s.cache[key] = a
-	s.mu.Unlock()
-	return a, nil
+	s.cacheBytes += cost
 }
 
 // observeAnswer records the previews and config errors of a new answer.

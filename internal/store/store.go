@@ -1,10 +1,24 @@
-// Package store keeps the last good list of open pull requests per
+// Package store keeps the last good snapshot of open pull requests per
 // repository in memory and refreshes it in the background, so that
 // getparams answers from memory and never waits on GitHub once warm.
 //
-// It never turns an unknown answer into an empty one: a repository that was
-// never listed successfully is an error (ErrUnavailable); one whose refresh
-// fails keeps serving its last good list, marked stale.
+// It never turns an unknown answer into a short one:
+//
+//   - a repository that was never listed successfully is an error
+//     (ErrUnavailable); one whose listing fails keeps serving its last good
+//     snapshot, marked stale;
+//   - a labelled pull request of the last snapshot that a new listing
+//     lacks is read by number, and leaves only when GitHub says it is
+//     closed;
+//   - a failure that belongs to one pull request (reading its config file)
+//     touches only that pull request: it keeps its last good state, with a
+//     Problem saying why, and the rest of the repository refreshes.
+//
+// What it serves is a function of GitHub's state: the config file in
+// force for a pull request is its head commit's, or, when that one is
+// invalid, the newest valid one among the pull request's commits, read
+// from GitHub (see Config.Files). No answer depends on what this process
+// happened to see before, except while a read is failing.
 package store
 
 import (
@@ -21,17 +35,38 @@ import (
 	"github.com/preview-generator/preview-generator/internal/pr"
 )
 
-// Lister lists the open pull requests of one repository. For PRs carrying
-// one of labels it also fills the label and head-commit times.
+// Lister reads the pull requests of a repository.
 type Lister interface {
-	ListOpenPullRequests(ctx context.Context, repo pr.Repo, labels []string) ([]pr.PullRequest, error)
+	// ListOpenPullRequests lists the open pull requests of repo as a
+	// consistent snapshot: every pull request open throughout the listing
+	// is in it. More than the lister can read is an error, never a short
+	// list.
+	ListOpenPullRequests(ctx context.Context, repo pr.Repo) ([]pr.PullRequest, error)
+	// GetPullRequest reads one pull request and whether it is open; one
+	// that does not exist is (zero, false, nil).
+	GetPullRequest(ctx context.Context, repo pr.Repo, number int) (pr.PullRequest, bool, error)
 }
 
-// Contents reads a file of a repository at a commit; it returns nil, nil
-// when the file does not exist. Content at a SHA never changes, so an
-// implementation should cache it by SHA.
-type Contents interface {
-	GetContents(ctx context.Context, repo pr.Repo, path, sha string) ([]byte, error)
+// File is what a repository holds at a path and commit.
+type File struct {
+	// Data is the content; nil when Missing or Invalid.
+	Data []byte
+	// Missing is true when nothing is at the path.
+	Missing bool
+	// Invalid says why the path is no readable file (a directory, a
+	// submodule, too large); empty otherwise.
+	Invalid string
+}
+
+// Files reads the overlay config files of pull requests.
+type Files interface {
+	// ReadFile returns what repo holds at path in commit sha. An error is
+	// a failure to read (the answer is unknown), never a fact about the
+	// commit: those are in File.
+	ReadFile(ctx context.Context, repo pr.Repo, path, sha string) (File, error)
+	// PullRequestCommits returns the SHAs of a pull request's commits,
+	// oldest first.
+	PullRequestCommits(ctx context.Context, repo pr.Repo, number int) ([]string, error)
 }
 
 // Metrics receives the outcome of each refresh. It may be nil.
@@ -40,11 +75,32 @@ type Metrics interface {
 	SyncDone(repo string, err error, took time.Duration)
 	// Stale reports whether repo is served from an outdated list.
 	Stale(repo string, stale bool)
+	// PullRequestProblems reports how many of repo's pull requests are
+	// served from their last good state because reading them failed
+	// (kept), and how many new ones are left out until they can be read
+	// (pending).
+	PullRequestProblems(repo string, kept, pending int)
 }
 
 // ErrUnavailable means the true list of a repository is unknown: it was
 // never listed successfully. Callers must not answer with an empty list.
 var ErrUnavailable = errors.New("pull requests not available yet")
+
+// ErrTooManyLabels means a request asked for a label beyond MaxLabels.
+var ErrTooManyLabels = errors.New("too many distinct labels")
+
+// Defaults for Config.
+const (
+	// DefaultMaxLabels bounds the distinct labels watched over all
+	// repositories: each one is a label ApplicationSets ask for.
+	DefaultMaxLabels = 16
+	// DefaultMaxWalk is how many of a pull request's earlier commits are
+	// read, newest first, for a valid config file when its head's is
+	// invalid.
+	DefaultMaxWalk = 20
+	// resolveConcurrency bounds the config reads in flight per refresh.
+	resolveConcurrency = 4
+)
 
 // Config tunes a Store.
 type Config struct {
@@ -55,12 +111,22 @@ type Config struct {
 	ColdTimeout time.Duration
 	Logger      *slog.Logger
 	Metrics     Metrics
-	// Contents and OverlayPath, when both are set, make every refresh read
-	// the overlay config file of each PR that carries a watched label, at
-	// its head SHA, into PullRequest.Overlay. A failed read fails the
-	// refresh (the last good list stays), like a failed listing.
-	Contents    Contents
+	// Files and OverlayPath, when both are set, make every refresh read
+	// the overlay config file of each pull request that carries a watched
+	// label into PullRequest.Overlay: the head commit's when Validate
+	// accepts it (a missing file is valid: the defaults), else the newest
+	// valid one among the pull request's last MaxWalk commits, with
+	// PullRequest.Problem saying so. Without them, PullRequest.Overlay is
+	// what the Lister gave.
+	Files       Files
 	OverlayPath string
+	// Validate reports why a config file's content is invalid; nil data
+	// means no file. nil accepts everything.
+	Validate func(data []byte) error
+	// MaxWalk defaults to DefaultMaxWalk.
+	MaxWalk int
+	// MaxLabels defaults to DefaultMaxLabels.
+	MaxLabels int
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -72,6 +138,7 @@ type Store struct {
 
 	mu      sync.RWMutex
 	entries map[string]*entry // by Repo.Key()
+	labels  map[string]bool   // every watched label, lower-case
 	gen     uint64            // bumped whenever any listing changes
 }
 
@@ -85,8 +152,9 @@ type entry struct {
 	labels   []string // wanted labels: lower-case, sorted
 	listed   []string // labels the last successful listing covered; nil before one
 	prs      []pr.PullRequest
-	syncedAt time.Time // last successful listing
-	lastErr  error     // error of the last attempt, nil after a success
+	resolved map[int]resolution // config of each labelled pull request, by number
+	syncedAt time.Time          // last successful listing
+	lastErr  error              // error of the last attempt, nil after a success
 }
 
 // New returns a Store reading from l.
@@ -103,35 +171,48 @@ func New(l Lister, cfg Config) *Store {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Store{lister: l, cfg: cfg, entries: map[string]*entry{}}
+	if cfg.MaxWalk <= 0 {
+		cfg.MaxWalk = DefaultMaxWalk
+	}
+	if cfg.MaxLabels <= 0 {
+		cfg.MaxLabels = DefaultMaxLabels
+	}
+	return &Store{lister: l, cfg: cfg, entries: map[string]*entry{}, labels: map[string]bool{}}
 }
 
 // Watch registers repo and label for background refreshes. It does not
-// list anything itself.
-func (s *Store) Watch(repo pr.Repo, label string) {
+// list anything itself. It fails only past MaxLabels.
+func (s *Store) Watch(repo pr.Repo, label string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.watchLocked(repo, label)
+	_, _, err := s.watchLocked(repo, label)
+	return err
 }
 
 // watchLocked adds label to repo's entry and reports whether the entry
 // must be listed again before it can answer for that label.
-func (s *Store) watchLocked(repo pr.Repo, label string) (e *entry, needSync bool) {
+func (s *Store) watchLocked(repo pr.Repo, label string) (e *entry, needSync bool, err error) {
+	l := strings.ToLower(label)
+	if !s.labels[l] {
+		if len(s.labels) >= s.cfg.MaxLabels {
+			return nil, false, fmt.Errorf("%w: label %q would be the %d. one this server watches (at most %d)", ErrTooManyLabels, label, len(s.labels)+1, s.cfg.MaxLabels)
+		}
+		s.labels[l] = true
+	}
 	e, ok := s.entries[repo.Key()]
 	if !ok {
 		e = &entry{repo: repo}
 		s.entries[repo.Key()] = e
 	}
-	l := strings.ToLower(label)
 	if !slices.Contains(e.labels, l) {
 		e.labels = append(e.labels, l)
 		slices.Sort(e.labels)
 	}
-	return e, !e.covers(l)
+	return e, !e.covers(l), nil
 }
 
-// covers reports whether the last good listing fetched label's times.
-// Callers hold Store.mu.
+// covers reports whether the last good listing read the config files of
+// label's pull requests. Callers hold Store.mu.
 func (e *entry) covers(label string) bool {
 	return slices.Contains(e.listed, label)
 }
@@ -165,10 +246,11 @@ func (r Result) All() []pr.PullRequest {
 	return out
 }
 
-// Get returns the open pull requests of repos with label times for label.
-// A repository never listed for label is listed now, bounded by
-// ColdTimeout; if that fails, Get returns an error wrapping ErrUnavailable
-// and the cause, and no partial answer.
+// Get returns the open pull requests of repos with the config files of
+// label's pull requests read. A repository never listed for label is
+// listed now, bounded by ColdTimeout; if that fails, Get returns an error
+// wrapping ErrUnavailable and the cause, and no partial answer. A label
+// past MaxLabels is an error wrapping ErrTooManyLabels.
 func (s *Store) Get(ctx context.Context, repos []pr.Repo, label string) (Result, error) {
 	var res Result
 	s.mu.RLock()
@@ -176,8 +258,11 @@ func (s *Store) Get(ctx context.Context, repos []pr.Repo, label string) (Result,
 	s.mu.RUnlock()
 	for _, r := range repos {
 		s.mu.Lock()
-		e, need := s.watchLocked(r, label)
+		e, need, err := s.watchLocked(r, label)
 		s.mu.Unlock()
+		if err != nil {
+			return Result{}, err
+		}
 		if need {
 			cctx, cancel := context.WithTimeout(ctx, s.cfg.ColdTimeout)
 			err := s.sync(cctx, e)
@@ -218,15 +303,24 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 	s.mu.RLock()
 	labels := slices.Clone(e.labels)
 	fresh := slices.Equal(e.listed, labels) && !e.syncedAt.Before(started)
+	prev, prevResolved, warm := e.prs, e.resolved, !e.syncedAt.IsZero()
 	s.mu.RUnlock()
 	if fresh {
 		return nil
 	}
 
-	prs, err := s.lister.ListOpenPullRequests(ctx, e.repo, labels)
+	var (
+		res         refreshed
+		unconfirmed map[int]string
+	)
+	list, err := s.lister.ListOpenPullRequests(ctx, e.repo)
 	if err == nil {
-		prs, err = s.readOverlays(ctx, prs, labels)
+		list, unconfirmed, err = s.confirm(ctx, e.repo, list, prev, labels)
 	}
+	if err == nil {
+		res, err = s.resolveAll(ctx, e.repo, list, prevResolved, unconfirmed, labels, warm)
+	}
+	prs := res.prs
 	took := s.cfg.Now().Sub(started)
 
 	s.mu.Lock()
@@ -235,7 +329,7 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 			s.gen++
 		}
 		// A label added while listing is not covered; the next sync adds it.
-		e.prs, e.listed, e.syncedAt, e.lastErr = prs, labels, s.cfg.Now(), nil
+		e.prs, e.resolved, e.listed, e.syncedAt, e.lastErr = prs, res.resolved, labels, s.cfg.Now(), nil
 	} else {
 		e.lastErr = err
 	}
@@ -245,6 +339,9 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 	if m := s.cfg.Metrics; m != nil {
 		m.SyncDone(e.repo.String(), err, took)
 		m.Stale(e.repo.String(), stale)
+		if err == nil {
+			m.PullRequestProblems(e.repo.String(), res.kept, res.pending)
+		}
 	}
 	if err != nil {
 		if stale {
@@ -258,25 +355,251 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 	return nil
 }
 
-// readOverlays returns prs with Overlay filled for those carrying one of
-// labels. It copies the PRs it changes: a lister may share its slices.
-func (s *Store) readOverlays(ctx context.Context, prs []pr.PullRequest, labels []string) ([]pr.PullRequest, error) {
-	if s.cfg.Contents == nil || s.cfg.OverlayPath == "" {
-		return prs, nil
+// labelled reports whether p carries one of labels.
+func labelled(p pr.PullRequest, labels []string) bool {
+	return slices.ContainsFunc(labels, p.HasLabel)
+}
+
+// resolution is the config file in force for one head commit of a pull
+// request: what resolve found.
+type resolution struct {
+	head    string
+	overlay []byte
+	sha     string // OverlaySHA
+	problem string
+}
+
+// apply sets p's head and config to r's.
+func (r resolution) apply(p *pr.PullRequest) {
+	p.HeadSHA, p.Overlay, p.OverlaySHA, p.Problem = r.head, r.overlay, r.sha, r.problem
+}
+
+// confirm returns list completed with the labelled pull requests of prev
+// that it lacks and that GitHub says are still open: a listing may miss a
+// pull request (its pages are read at different moments), so one that was
+// served leaves only when GitHub confirms it closed. One that cannot be
+// read is kept as it was; unconfirmed says why, by number.
+func (s *Store) confirm(ctx context.Context, repo pr.Repo, list, prev []pr.PullRequest, labels []string) ([]pr.PullRequest, map[int]string, error) {
+	have := make(map[int]bool, len(list))
+	for _, p := range list {
+		have[p.Number] = true
 	}
-	out := slices.Clone(prs)
-	for i := range out {
-		p := &out[i]
-		if p.Overlay != nil || !slices.ContainsFunc(labels, p.HasLabel) {
+	var unconfirmed map[int]string
+	for _, q := range prev {
+		if have[q.Number] || !labelled(q, labels) {
 			continue
 		}
-		data, err := s.cfg.Contents.GetContents(ctx, p.Repo, s.cfg.OverlayPath, p.HeadSHA)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s of %s#%d at %s: %w", s.cfg.OverlayPath, p.Repo, p.Number, p.HeadSHA, err)
+		p, open, err := s.lister.GetPullRequest(ctx, repo, q.Number)
+		switch {
+		case ctx.Err() != nil:
+			return nil, nil, ctx.Err()
+		case err != nil:
+			s.cfg.Logger.Warn("pull request missing from the listing and unreadable; keeping it", "repo", repo.String(), "number", q.Number, "error", err)
+			if unconfirmed == nil {
+				unconfirmed = map[int]string{}
+			}
+			unconfirmed[q.Number] = fmt.Sprintf("missing from the last listing and could not be read (%v); keeping its last known state", err)
+			list = append(list, q)
+		case open:
+			s.cfg.Logger.Info("pull request missing from the listing is open; kept", "repo", repo.String(), "number", q.Number)
+			list = append(list, p)
 		}
-		p.Overlay = data
 	}
-	return out, nil
+	return list, unconfirmed, nil
+}
+
+// refreshed is the outcome of resolveAll.
+type refreshed struct {
+	prs      []pr.PullRequest
+	resolved map[int]resolution // by number, for the next refresh
+	kept     int                // served from their last good state
+	pending  int                // new, left out until they can be read
+}
+
+// resolveAll fills the config file of every labelled pull request of list.
+// One whose head did not move keeps its resolution from prev; the others
+// are read (resolve). A pull request whose read fails keeps its last good
+// state (kept); a new one is left out (pending) when the repository is
+// warm, and fails the refresh when it is not: its truth is unknown, and a
+// short answer would delete its preview.
+func (s *Store) resolveAll(ctx context.Context, repo pr.Repo, list []pr.PullRequest, prev map[int]resolution, unconfirmed map[int]string, labels []string, warm bool) (refreshed, error) {
+	out := slices.Clone(list)
+	slices.SortFunc(out, func(a, b pr.PullRequest) int { return a.Number - b.Number })
+	if s.cfg.Files == nil || s.cfg.OverlayPath == "" {
+		return refreshed{prs: out}, nil
+	}
+	res := refreshed{resolved: map[int]resolution{}}
+	var todo []int
+	for i, p := range out {
+		if !labelled(p, labels) {
+			continue
+		}
+		r, ok := prev[p.Number]
+		if note, unconf := unconfirmed[p.Number]; unconf {
+			if ok {
+				r.apply(&out[i])
+				res.resolved[p.Number] = r
+			}
+			out[i].Problem = joinProblem(out[i].Problem, note)
+			res.kept++
+			continue
+		}
+		if ok && r.head == p.HeadSHA {
+			r.apply(&out[i])
+			res.resolved[p.Number] = r
+			continue
+		}
+		todo = append(todo, i)
+	}
+	got := make([]resolution, len(out))
+	errs := make([]error, len(out))
+	read := make([]bool, len(out))
+	for _, i := range todo {
+		read[i] = true
+	}
+	forEach(ctx, todo, resolveConcurrency, func(ctx context.Context, i int) {
+		got[i], errs[i] = s.resolve(ctx, out[i])
+	})
+	if ctx.Err() != nil {
+		return refreshed{}, ctx.Err()
+	}
+	keep := out[:0]
+	for i, p := range out {
+		if !read[i] {
+			keep = append(keep, p)
+			continue
+		}
+		if errs[i] == nil {
+			got[i].apply(&p)
+			res.resolved[p.Number] = got[i]
+			keep = append(keep, p)
+			continue
+		}
+		r, ok := prev[p.Number]
+		switch {
+		case ok:
+			// Its last good state: what the listing says of it now
+			// (labels, draft, activity), with the head and config it had.
+			r.apply(&p)
+			p.Problem = joinProblem(r.problem, fmt.Sprintf("%v; keeping its last good state", errs[i]))
+			res.resolved[p.Number] = r
+			res.kept++
+			keep = append(keep, p)
+			s.cfg.Logger.Warn("reading a pull request failed; keeping its last good state", "repo", repo.String(), "number", p.Number, "error", errs[i])
+		case warm:
+			res.pending++
+			s.cfg.Logger.Warn("reading a new pull request failed; not listed until it can be read", "repo", repo.String(), "number", p.Number, "error", errs[i])
+		default:
+			return refreshed{}, fmt.Errorf("pull request #%d: %w", p.Number, errs[i])
+		}
+	}
+	res.prs = keep
+	return res, nil
+}
+
+// resolve finds the config file in force for p's head: the head's when
+// valid, else the newest valid one among the pull request's last MaxWalk
+// commits before the head, else none (the defaults); its problem says why
+// when it is not the head's. An error is a failure to read.
+func (s *Store) resolve(ctx context.Context, p pr.PullRequest) (resolution, error) {
+	r := resolution{head: p.HeadSHA}
+	data, why, err := s.readValid(ctx, p.Repo, p.HeadSHA)
+	if err != nil {
+		return r, err
+	}
+	if why == "" {
+		r.overlay = data
+		return r, nil
+	}
+	problem := fmt.Sprintf("%s at %s: %s", s.cfg.OverlayPath, short(p.HeadSHA), why)
+	shas, err := s.cfg.Files.PullRequestCommits(ctx, p.Repo, p.Number)
+	if err != nil {
+		return r, fmt.Errorf("%s; listing the pull request's commits: %w", problem, err)
+	}
+	// Newest first, from the commit before the head.
+	if i := slices.Index(shas, p.HeadSHA); i >= 0 {
+		shas = shas[:i]
+	}
+	looked := 0
+	for i := len(shas) - 1; i >= 0 && looked < s.cfg.MaxWalk; i-- {
+		looked++
+		data, why, err := s.readValid(ctx, p.Repo, shas[i])
+		if err != nil {
+			return r, fmt.Errorf("%s; %w", problem, err)
+		}
+		if why != "" {
+			continue
+		}
+		r.overlay, r.sha = data, shas[i]
+		if data == nil {
+			r.problem = fmt.Sprintf("%s; using the defaults, as at %s, the newest earlier commit without the file", problem, short(shas[i]))
+		} else {
+			r.problem = fmt.Sprintf("%s; using the file of %s, the newest earlier commit where it is valid", problem, short(shas[i]))
+		}
+		return r, nil
+	}
+	r.problem = fmt.Sprintf("%s; no earlier commit of the pull request has a valid one (looked at %d): using the defaults", problem, looked)
+	return r, nil
+}
+
+// readValid reads the config file at sha: its content (nil when missing)
+// when valid, or why it is not.
+func (s *Store) readValid(ctx context.Context, repo pr.Repo, sha string) (data []byte, why string, err error) {
+	f, err := s.cfg.Files.ReadFile(ctx, repo, s.cfg.OverlayPath, sha)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s at %s: %w", s.cfg.OverlayPath, short(sha), err)
+	}
+	switch {
+	case f.Missing:
+		return nil, "", nil
+	case f.Invalid != "":
+		return nil, f.Invalid, nil
+	}
+	if s.cfg.Validate != nil {
+		if err := s.cfg.Validate(f.Data); err != nil {
+			return nil, err.Error(), nil
+		}
+	}
+	return f.Data, "", nil
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+func joinProblem(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// forEach runs fn on every index of idx, at most n at a time.
+func forEach(ctx context.Context, idx []int, n int, fn func(context.Context, int)) {
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range min(n, len(idx)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				fn(ctx, i)
+			}
+		}()
+	}
+feed:
+	for _, i := range idx {
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
 }
 
 // SyncAll refreshes every watched repository once, one after another, and
