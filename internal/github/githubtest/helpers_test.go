@@ -55,3 +55,6 @@ func noRedirects(s *Server) *http.Client {
 }
 
 var ctx = context.Background()
+
+// githubRef asks go-github for the contents at ref "abc".
+var githubRef = github.RepositoryContentGetOptions{Ref: "abc"}
