@@ -106,10 +106,15 @@ type Failure struct {
 	Page int
 	// Match, when set, must also report true for the request. It is called
 	// with the server's lock held: it must not call the Server's methods.
-	Match      func(Request) bool
-	Status     int
-	Message    string
-	Delay      time.Duration
+	Match func(Request) bool
+	// Status is the status answered by ServerError, SecondaryRateLimit and
+	// ErrorStatus (each has its default).
+	Status int
+	// Message replaces ErrorStatus's default message.
+	Message string
+	// Delay is how long a Hang lasts.
+	Delay time.Duration
+	// RetryAfter is the Retry-After of SecondaryRateLimit and ErrorStatus.
 	RetryAfter time.Duration
 	// Times is how many requests fail; 0 means until Heal.
 	Times int
