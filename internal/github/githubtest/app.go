@@ -18,33 +18,28 @@ import (
 
 // installationToken serves POST /app/installations/{id}/access_tokens: it
 // checks the app's RS256 JWT and mints an installation token valid for an
-// hour, answered from the documented example.
-func (s *Server) installationToken(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var res result
+// hour, answered from the documented example. It runs under the server's
+// lock, as a raw route: no token authentication, no primary rate limit.
+func (s *Server) installationToken(r *http.Request, _ renderer) result {
 	switch id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64); {
 	case s.app == nil:
-		res = notFound()
+		return notFound()
 	case id != s.app.installation:
-		res = notFound()
-	default:
-		jwt, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if err := verifyAppJWT(jwt, s.app.id, s.app.key, time.Now()); err != nil {
-			res = errorBody(http.StatusUnauthorized, "A JSON web token could not be decoded: "+err.Error(), "https://docs.github.com/rest")
-			break
-		}
-		var raw [20]byte
-		_, _ = rand.Read(raw[:])
-		tok := "ghs_" + hex.EncodeToString(raw[:])
-		exp := time.Now().Add(time.Hour).Truncate(time.Second)
-		s.app.tokens[tok] = exp
-		o := fixture("installation-token")
-		o["token"] = tok
-		o["expires_at"] = timestamp(exp)
-		res = result{status: http.StatusCreated, body: o}
+		return notFound()
 	}
-	s.writeLocked(w, r, RouteInstallToken, res, false)
+	jwt, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if err := verifyAppJWT(jwt, s.app.id, s.app.key, time.Now()); err != nil {
+		return errorBody(http.StatusUnauthorized, "A JSON web token could not be decoded: "+err.Error(), "https://docs.github.com/rest")
+	}
+	var raw [20]byte
+	_, _ = rand.Read(raw[:])
+	tok := "ghs_" + hex.EncodeToString(raw[:])
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	s.app.tokens[tok] = exp
+	o := fixture("installation-token")
+	o["token"] = tok
+	o["expires_at"] = timestamp(exp)
+	return result{status: http.StatusCreated, body: o}
 }
 
 // verifyAppJWT checks a GitHub App JWT: RS256 signature by key, issuer

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -189,16 +188,20 @@ func (rd renderer) pull(r *repoState, p *pull) object {
 	o["author_association"] = "CONTRIBUTOR"
 
 	head := o["head"].(object)
-	head["label"] = p.headOwner + ":" + p.spec.HeadBranch
+	headOwner, headName := p.headOwner, p.headName
+	if p.headSelf { // follows a rename of the repository
+		headOwner, headName = r.owner, r.name
+	}
+	head["label"] = headOwner + ":" + p.spec.HeadBranch
 	head["ref"] = p.spec.HeadBranch
 	head["sha"] = p.spec.HeadSHA
-	head["user"] = rd.user(p.headOwner)
-	isFork := !strings.EqualFold(p.headOwner+"/"+p.headName, full)
-	if p.spec.DeletedFork {
+	head["user"] = rd.user(headOwner)
+	switch {
+	case p.spec.DeletedFork:
 		head["repo"] = nil
-	} else if isFork {
-		head["repo"] = rd.repository(idOf(p.headOwner+"/"+p.headName), p.headOwner, p.headName, true)
-	} else {
+	case !p.headSelf:
+		head["repo"] = rd.repository(idOf(headOwner+"/"+headName), headOwner, headName, true)
+	default:
 		head["repo"] = rd.repository(r.id, r.owner, r.name, false)
 	}
 	base := o["base"].(object)
@@ -216,6 +219,25 @@ func (rd renderer) pull(r *repoState, p *pull) object {
 	} {
 		links[k] = object{"href": v}
 	}
+	return o
+}
+
+// pullFull is a pull request as "Get a pull request" answers: the list's
+// shape plus the fields only that route carries.
+func (rd renderer) pullFull(r *repoState, p *pull) object {
+	o := rd.pull(r, p)
+	o["merged"] = false
+	o["mergeable"] = nil
+	o["rebaseable"] = nil
+	o["mergeable_state"] = "unknown"
+	o["merged_by"] = nil
+	o["comments"] = p.comments
+	o["review_comments"] = 0
+	o["maintainer_can_modify"] = false
+	o["commits"] = len(p.commits)
+	o["additions"] = 0
+	o["deletions"] = 0
+	o["changed_files"] = 0
 	return o
 }
 
@@ -254,6 +276,21 @@ func (rd renderer) commit(full string, c commit) object {
 	return o
 }
 
+// pullCommit is one item of "List commits on a pull request": a commit
+// without the stats and files that only "Get a commit" carries, whose parent
+// is the previous commit of the pull request.
+func (rd renderer) pullCommit(full string, c commit, parent string) object {
+	o := rd.commit(full, c)
+	delete(o, "stats")
+	delete(o, "files")
+	o["parents"] = []any{object{
+		"sha":      parent,
+		"url":      rd.api + "/repos/" + full + "/commits/" + parent,
+		"html_url": "https://github.com/" + full + "/commit/" + parent,
+	}}
+	return o
+}
+
 // blobSHA is git's object id of a blob holding b.
 func blobSHA(b []byte) string {
 	h := sha1.New()                              //nolint:gosec // git object ids are SHA-1.
@@ -275,23 +312,4 @@ func wrapBase64(b []byte) string {
 	sb.WriteString(enc)
 	sb.WriteByte('\n')
 	return sb.String()
-}
-
-func (rd renderer) content(full, filePath, ref string, b []byte) object {
-	o := fixture("content-file")
-	sha := blobSHA(b)
-	self := rd.api + "/repos/" + full + "/contents/" + filePath + "?ref=" + ref
-	git := rd.api + "/repos/" + full + "/git/blobs/" + sha
-	html := "https://github.com/" + full + "/blob/" + ref + "/" + filePath
-	o["size"] = len(b)
-	o["name"] = path.Base(filePath)
-	o["path"] = filePath
-	o["content"] = wrapBase64(b)
-	o["sha"] = sha
-	o["url"] = self
-	o["git_url"] = git
-	o["html_url"] = html
-	o["download_url"] = "https://raw.githubusercontent.com/" + full + "/" + ref + "/" + filePath
-	o["_links"] = object{"git": git, "self": self, "html": html}
-	return o
 }

@@ -5,10 +5,20 @@
 // Responses follow GitHub's documented JSON (built from the REST docs
 // examples in testdata/), with ETag and If-None-Match (304), Link pagination
 // and X-RateLimit-* headers. Tests drive the state (open a PR, label it, push,
-// close), inject failures (5xx, hangs, primary and secondary rate limits) and
-// read request counters by route and status. Every method is safe for
-// concurrent use; the server works over real loopback HTTP, so a separate
-// process can be pointed at URL().
+// close, rename the repository), inject failures (5xx, hangs, truncated
+// bodies, primary and secondary rate limits), slow every request down, change
+// the state between two requests of one listing through OnRequest, and read
+// request counters by route and status.
+//
+// The fake is meant to be as hostile as GitHub: ETags are bound to the
+// token, secondary limits count every request (304 or not), a path in the
+// contents API can be a directory, a submodule, a symlink or a file too large
+// to be served inline, and a renamed repository answers 301.
+//
+// Every method is safe for concurrent use; requests are served concurrently
+// (the state lock is held only to compute and record an answer); the server
+// works over real loopback HTTP, so a separate process can be pointed at
+// URL().
 package githubtest
 
 import (
@@ -18,17 +28,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-	"unicode/utf8"
 )
 
 // Prefix is the path under which the API is mounted, as on GitHub
@@ -41,6 +48,8 @@ const MaxHang = 30 * time.Second
 // Route names used in the request counters.
 const (
 	RoutePullsList     = "pulls.list"
+	RoutePullsGet      = "pulls.get"
+	RoutePullCommits   = "pulls.commits"
 	RouteIssueEvents   = "issues.events"
 	RouteCommitGet     = "commits.get"
 	RouteContentsGet   = "contents.get"
@@ -51,6 +60,8 @@ const (
 	maxLoggedRequests  = 10000
 	docsRateLimit      = "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"
 	docsSecondaryLimit = "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+	docsRedirects      = "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects"
+	msgSecondaryLimit  = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID."
 )
 
 // FailureKind selects an injected failure.
@@ -67,29 +78,95 @@ const (
 	// SecondaryRateLimit answers Status (403 or 429, default 403) with
 	// Retry-After: RetryAfter (default 60s) and the secondary-limit body.
 	SecondaryRateLimit
+	// TruncatedJSON serves the route normally (status 200 for a request that
+	// would succeed) but cuts the JSON body in half and sends no ETag, as a
+	// connection dropped by a proxy mid-body would.
+	TruncatedJSON
+	// ErrorStatus answers Status (default 500) with GitHub's JSON error body:
+	// Message, or by default GitHub's usual message for that status (403:
+	// "Resource not accessible by integration", 404: "Not Found", ...). A
+	// positive RetryAfter adds a Retry-After header. It spends the primary
+	// rate limit, as GitHub's own errors do.
+	ErrorStatus
 )
 
-// Failure is an injected fault.
+// Failure is an injected fault. A request matches it when every one of
+// Route, Number, Page and Match that is set agrees with the request.
 type Failure struct {
 	Kind FailureKind
 	// Route limits the failure to one route (RoutePullsList, ...); empty
-	// means every route.
-	Route      string
-	Status     int
-	Delay      time.Duration
+	// means every route except RouteInstallToken, which only a failure
+	// naming it explicitly affects.
+	Route string
+	// Number limits the failure to requests whose path names this pull
+	// request number (Request.Number); 0 means any.
+	Number int
+	// Page limits the failure to this page of a listing (Request.Page,
+	// which is 1 when the query has no page); 0 means any.
+	Page int
+	// Match, when set, must also report true for the request. It is called
+	// with the server's lock held: it must not call the Server's methods.
+	Match func(Request) bool
+	// Status is the status answered by ServerError, SecondaryRateLimit and
+	// ErrorStatus (each has its default).
+	Status int
+	// Message replaces ErrorStatus's default message.
+	Message string
+	// Delay is how long a Hang lasts.
+	Delay time.Duration
+	// RetryAfter is the Retry-After of SecondaryRateLimit and ErrorStatus.
 	RetryAfter time.Duration
 	// Times is how many requests fail; 0 means until Heal.
 	Times int
 }
 
-// Request is one request the fake received, as recorded in its log.
+// matches reports whether the failure applies to req. raw routes (the
+// installation token) only take failures that name them.
+func (f *Failure) matches(req Request, raw bool) bool {
+	switch {
+	case f.Route == "" && raw,
+		f.Route != "" && f.Route != req.Route,
+		f.Number != 0 && f.Number != req.Number,
+		f.Page != 0 && f.Page != req.Page:
+		return false
+	}
+	return f.Match == nil || f.Match(req)
+}
+
+// Request is one request the fake received, as recorded in its log and
+// passed to the OnRequest callback.
 type Request struct {
-	Route       string
-	Method      string
-	Path        string
-	Query       string
+	Route  string
+	Method string
+	Path   string
+	Query  string
+	// Page is the page query parameter, 1 when absent or not a positive
+	// number (the page GitHub serves then).
+	Page int
+	// Number is the pull request number in the path when the route has one
+	// (pulls.get, pulls.commits, issues.events), else 0.
+	Number int
+	// Status is the status answered; 0 in the OnRequest callback, which
+	// runs before the request is served. 499 records a request whose client
+	// gave up during an injected hang or latency.
 	Status      int
 	IfNoneMatch string
+}
+
+// describe builds the Request record of r.
+func describe(route string, r *http.Request) Request {
+	page, err := strconv.Atoi(r.URL.Query().Get("page"))
+	if err != nil || page <= 0 {
+		page = 1
+	}
+	number, err := strconv.Atoi(r.PathValue("number"))
+	if err != nil || number < 0 {
+		number = 0
+	}
+	return Request{
+		Route: route, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
+		Page: page, Number: number, IfNoneMatch: r.Header.Get("If-None-Match"),
+	}
 }
 
 type countKey struct {
@@ -111,6 +188,7 @@ type Server struct {
 
 	mu            sync.Mutex
 	repos         map[string]*repoState
+	moved         map[string]string // lower-case old "owner/name" -> current "owner/name"
 	nextID        int64
 	limit         int
 	remaining     int
@@ -124,6 +202,14 @@ type Server struct {
 	requestSeq    int64
 	rendered      map[string]json.RawMessage
 	statuses      map[string][]Status // "owner/repo@sha", oldest first
+	clock         func() time.Time
+	hook          func(Request)
+	latency       time.Duration
+	perMinute     int
+	windows       map[string][]time.Time // route -> admitted request times, oldest first
+	maxConcurrent int
+	inFlight      int
+	maxInFlight   int
 }
 
 // New starts a fake GitHub on a loopback port. Call Close when done.
@@ -131,21 +217,27 @@ func New() *Server {
 	s := &Server{
 		closing:   make(chan struct{}),
 		repos:     map[string]*repoState{},
+		moved:     map[string]string{},
 		limit:     defaultRateLimit,
 		remaining: defaultRateLimit,
 		reset:     time.Now().Add(time.Hour).Truncate(time.Second),
 		counts:    map[countKey]int{},
 		rendered:  map[string]json.RawMessage{},
 		statuses:  map[string][]Status{},
+		clock:     time.Now,
+		windows:   map[string][]time.Time{},
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+Prefix+"/repos/{owner}/{repo}/pulls", s.route(RoutePullsList, s.listPulls))
-	mux.HandleFunc("GET "+Prefix+"/repos/{owner}/{repo}/issues/{number}/events", s.route(RouteIssueEvents, s.listEvents))
-	mux.HandleFunc("GET "+Prefix+"/repos/{owner}/{repo}/commits/{ref}", s.route(RouteCommitGet, s.getCommit))
-	mux.HandleFunc("GET "+Prefix+"/repos/{owner}/{repo}/contents/{path...}", s.route(RouteContentsGet, s.getContents))
+	repo := "GET " + Prefix + "/repos/{owner}/{repo}"
+	mux.HandleFunc(repo+"/pulls", s.route(RoutePullsList, s.listPulls))
+	mux.HandleFunc(repo+"/pulls/{number}", s.route(RoutePullsGet, s.getPull))
+	mux.HandleFunc(repo+"/pulls/{number}/commits", s.route(RoutePullCommits, s.listPullCommits))
+	mux.HandleFunc(repo+"/issues/{number}/events", s.route(RouteIssueEvents, s.listEvents))
+	mux.HandleFunc(repo+"/commits/{ref}", s.route(RouteCommitGet, s.getCommit))
+	mux.HandleFunc(repo+"/contents/{path...}", s.route(RouteContentsGet, s.getContents))
 	mux.HandleFunc("POST "+Prefix+"/repos/{owner}/{repo}/statuses/{sha}", s.route(RouteStatusCreate, s.createStatus))
-	mux.HandleFunc("POST "+Prefix+"/app/installations/{id}/access_tokens", s.installationToken)
-	mux.HandleFunc("/", s.route(RouteUnknown, func(*http.Request, renderer) result { return notFound() }))
+	mux.HandleFunc("POST "+Prefix+"/app/installations/{id}/access_tokens", s.handle(RouteInstallToken, true, s.installationToken))
+	mux.HandleFunc("/", s.route(RouteUnknown, s.unknownRoute))
 	s.ts = httptest.NewServer(mux)
 	return s
 }
@@ -165,7 +257,7 @@ func (s *Server) URL() string { return s.ts.URL + Prefix + "/" }
 // Client returns an HTTP client that talks to the server.
 func (s *Server) Client() *http.Client { return s.ts.Client() }
 
-// Close stops the server; hanging requests return at once.
+// Close stops the server; hanging and delayed requests return at once.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		close(s.closing)
@@ -212,7 +304,9 @@ func (s *Server) PrimaryRateLimit(status int, reset time.Time) {
 	s.primaryStatus = status
 }
 
-// Heal removes every injected failure and refills the rate limit.
+// Heal removes every injected failure, refills the rate limit and empties
+// the secondary-limit windows (the limits set with SetSecondaryLimit and
+// SetMaxConcurrent stay).
 func (s *Server) Heal() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -220,6 +314,7 @@ func (s *Server) Heal() {
 	s.remaining = s.limit
 	s.primaryStatus = 0
 	s.reset = time.Now().Add(time.Hour).Truncate(time.Second)
+	s.windows = map[string][]time.Time{}
 }
 
 // SetRateLimit sets the rate state reported in X-RateLimit-* headers.
@@ -237,7 +332,8 @@ func (s *Server) RateRemaining() int {
 }
 
 // Count returns how many requests route answered with status; an empty
-// route or a zero status matches any.
+// route or a zero status matches any. Every request counts: 304s, 301s,
+// secondary-limit 403s and abandoned requests (499) included.
 func (s *Server) Count(route string, status int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -257,20 +353,23 @@ func (s *Server) Requests() []Request {
 	return slices.Clone(s.log)
 }
 
-// ResetCounts clears the request counters and log.
+// ResetCounts clears the request counters and log, and restarts MaxInFlight
+// from the requests in flight now.
 func (s *Server) ResetCounts() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.counts = map[countKey]int{}
 	s.log = nil
+	s.maxInFlight = s.inFlight
 }
 
 // result is what a route computes; the common wrapper adds headers, ETag,
 // rate accounting and the 304 decision.
 type result struct {
-	status int
-	body   any
-	header http.Header
+	status   int
+	body     any
+	header   http.Header
+	truncate bool // cut the encoded body in half, send no ETag
 }
 
 func errorBody(status int, message, docs string) result {
@@ -281,22 +380,48 @@ func notFound() result {
 	return errorBody(http.StatusNotFound, "Not Found", "https://docs.github.com/rest")
 }
 
-func (s *Server) recordLocked(route string, r *http.Request, status int) {
-	s.counts[countKey{route, status}]++
+// secondaryLimited is GitHub's answer to a request over a secondary rate
+// limit.
+func secondaryLimited(status int, retryAfter time.Duration) result {
+	res := errorBody(status, msgSecondaryLimit, docsSecondaryLimit)
+	res.header = http.Header{"Retry-After": {strconv.Itoa(int((retryAfter + time.Second - 1) / time.Second))}}
+	return res
+}
+
+// statusMessage is the message GitHub usually sends with status.
+func statusMessage(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "Bad credentials"
+	case http.StatusForbidden:
+		return "Resource not accessible by integration"
+	case http.StatusNotFound:
+		return "Not Found"
+	case http.StatusUnprocessableEntity:
+		return "Validation Failed"
+	case http.StatusInternalServerError, http.StatusBadGateway:
+		return "Server Error"
+	}
+	if t := http.StatusText(status); t != "" {
+		return t
+	}
+	return "Error"
+}
+
+func (s *Server) recordLocked(req Request, status int) {
+	req.Status = status
+	s.counts[countKey{req.Route, status}]++
 	if len(s.log) >= maxLoggedRequests {
 		s.log = s.log[1:]
 	}
-	s.log = append(s.log, Request{
-		Route: route, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-		Status: status, IfNoneMatch: r.Header.Get("If-None-Match"),
-	})
+	s.log = append(s.log, req)
 }
 
-// takeFailureLocked returns the first active failure for route matching
-// keep, consuming one of its Times.
-func (s *Server) takeFailureLocked(route string, keep func(FailureKind) bool) *Failure {
+// takeFailureLocked returns the first active failure matching req whose
+// kind passes keep, consuming one of its Times.
+func (s *Server) takeFailureLocked(req Request, raw bool, keep func(FailureKind) bool) *Failure {
 	for i, f := range s.failures {
-		if (f.Route != "" && f.Route != route) || !keep(f.Kind) {
+		if !keep(f.Kind) || !f.matches(req, raw) {
 			continue
 		}
 		cp := *f
@@ -334,55 +459,103 @@ func (s *Server) authorizedLocked(r *http.Request) bool {
 	return false
 }
 
-func (s *Server) route(name string, fn func(*http.Request, renderer) result) http.HandlerFunc {
+// handler computes a route's answer; it runs with the server's lock held.
+type handler func(*http.Request, renderer) result
+
+func (s *Server) route(name string, fn handler) http.HandlerFunc { return s.handle(name, false, fn) }
+
+// handle wraps a route: the OnRequest callback, the secondary limits, the
+// latency and injected hangs (all outside the lock), then authentication,
+// injected failures, the primary rate limit and the route itself (under the
+// lock). A raw route (the installation token) skips authentication and the
+// primary rate limit, and only takes failures that name it.
+func (s *Server) handle(name string, raw bool, fn handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		req := describe(name, r)
 		s.mu.Lock()
-		hang := s.takeFailureLocked(name, func(k FailureKind) bool { return k == Hang })
+		hook := s.hook
+		s.mu.Unlock()
+		if hook != nil {
+			hook(req)
+		}
+
+		s.mu.Lock()
+		if res, limited := s.admitLocked(name); limited {
+			out := s.respondLocked(r, req, res, false)
+			s.mu.Unlock()
+			out.write(w)
+			return
+		}
+		latency := s.latency
+		s.mu.Unlock()
+		defer s.leave()
+
+		if !s.wait(r, latency) {
+			s.abandon(req)
+			return
+		}
+		s.mu.Lock()
+		hang := s.takeFailureLocked(req, raw, func(k FailureKind) bool { return k == Hang })
 		s.mu.Unlock()
 		if hang != nil {
 			d := hang.Delay
 			if d <= 0 || d > MaxHang {
 				d = MaxHang
 			}
-			t := time.NewTimer(d)
-			abandoned := true
-			select {
-			case <-t.C:
-				abandoned = false
-			case <-r.Context().Done():
-			case <-s.closing:
-			}
-			t.Stop()
-			if abandoned {
-				s.mu.Lock()
-				s.recordLocked(name, r, 499) // client closed the request
-				s.mu.Unlock()
+			if !s.wait(r, d) {
+				s.abandon(req)
 				return
 			}
 		}
 
 		s.mu.Lock()
-		defer s.mu.Unlock()
-		res, countRate := s.serveLocked(name, r, fn)
-		s.writeLocked(w, r, name, res, countRate)
+		res, countRate := s.serveLocked(req, raw, r, fn)
+		out := s.respondLocked(r, req, res, countRate)
+		s.mu.Unlock()
+		out.write(w)
 	}
+}
+
+// wait sleeps d, reporting false when the client or the server gave up
+// first.
+func (s *Server) wait(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+	case <-s.closing:
+	}
+	return false
+}
+
+// abandon records a request whose client (or the server) gave up.
+func (s *Server) abandon(req Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.recordLocked(req, 499) // client closed the request
 }
 
 // serveLocked runs the checks GitHub makes before a handler (auth, injected
 // failures, rate limit) and then the handler. countRate reports whether the
 // request spends rate limit (if it is not a 304).
-func (s *Server) serveLocked(name string, r *http.Request, fn func(*http.Request, renderer) result) (res result, countRate bool) {
-	if !s.authorizedLocked(r) {
+func (s *Server) serveLocked(req Request, raw bool, r *http.Request, fn handler) (res result, countRate bool) {
+	if !raw && !s.authorizedLocked(r) {
 		return errorBody(http.StatusUnauthorized, "Bad credentials", "https://docs.github.com/rest"), false
 	}
-	if f := s.takeFailureLocked(name, func(k FailureKind) bool { return k != Hang }); f != nil {
+	truncate := false
+	if f := s.takeFailureLocked(req, raw, func(k FailureKind) bool { return k != Hang }); f != nil {
 		switch f.Kind {
 		case ServerError:
 			st := f.Status
 			if st == 0 {
 				st = http.StatusBadGateway
 			}
-			return errorBody(st, "Server Error", ""), true
+			return errorBody(st, "Server Error", ""), !raw
 		case SecondaryRateLimit:
 			st := f.Status
 			if st == 0 {
@@ -392,47 +565,96 @@ func (s *Server) serveLocked(name string, r *http.Request, fn func(*http.Request
 			if ra <= 0 {
 				ra = time.Minute
 			}
-			res := errorBody(st, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID.", docsSecondaryLimit)
-			res.header = http.Header{"Retry-After": {strconv.Itoa(int((ra + time.Second - 1) / time.Second))}}
-			return res, false
+			return secondaryLimited(st, ra), false
+		case ErrorStatus:
+			st := f.Status
+			if st == 0 {
+				st = http.StatusInternalServerError
+			}
+			msg := f.Message
+			if msg == "" {
+				msg = statusMessage(st)
+			}
+			res := errorBody(st, msg, "https://docs.github.com/rest")
+			if f.RetryAfter > 0 {
+				res.header = http.Header{"Retry-After": {strconv.Itoa(int((f.RetryAfter + time.Second - 1) / time.Second))}}
+			}
+			return res, !raw
+		case TruncatedJSON:
+			truncate = true
 		}
 	}
-	now := time.Now()
-	if !now.Before(s.reset) {
-		s.remaining = s.limit
-		s.primaryStatus = 0
-		s.reset = now.Add(time.Hour).Truncate(time.Second)
-	}
-	if s.remaining <= 0 {
-		st := s.primaryStatus
-		if st == 0 {
-			st = http.StatusForbidden
+	if !raw {
+		now := time.Now()
+		if !now.Before(s.reset) {
+			s.remaining = s.limit
+			s.primaryStatus = 0
+			s.reset = now.Add(time.Hour).Truncate(time.Second)
 		}
-		return errorBody(st, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.", docsRateLimit), false
+		if s.remaining <= 0 {
+			st := s.primaryStatus
+			if st == 0 {
+				st = http.StatusForbidden
+			}
+			return errorBody(st, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for help, please include the request ID.", docsRateLimit), false
+		}
 	}
 	rd := renderer{api: "http://" + r.Host + Prefix, cache: s.rendered}
-	return fn(r, rd), true
+	res = fn(r, rd)
+	res.truncate = truncate
+	return res, !raw
 }
 
-func (s *Server) writeLocked(w http.ResponseWriter, r *http.Request, name string, res result, countRate bool) {
+// response is an answer ready to be written without the lock.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (o response) write(w http.ResponseWriter) {
+	h := w.Header()
+	for k, v := range o.header {
+		h[k] = v
+	}
+	w.WriteHeader(o.status)
+	_, _ = w.Write(o.body)
+}
+
+// etagOf is the ETag of a 200: it depends on the body and on the
+// credentials, as GitHub's do (its responses vary on Authorization), so a
+// conditional request made with another token never gets a 304.
+func etagOf(authorization string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(authorization))
+	h.Write([]byte{0})
+	h.Write(body)
+	return `W/"` + hex.EncodeToString(h.Sum(nil)) + `"`
+}
+
+// respondLocked encodes res, decides 304, spends rate, sets GitHub's headers
+// and records the request.
+func (s *Server) respondLocked(r *http.Request, req Request, res result, countRate bool) response {
 	var body []byte
 	if res.body != nil {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(res.body); err != nil {
-			panic(fmt.Sprintf("githubtest: encoding %s response: %v", name, err))
+			panic(fmt.Sprintf("githubtest: encoding %s response: %v", req.Route, err))
 		}
 		body = buf.Bytes()
 	}
-	h := w.Header()
+	h := http.Header{}
 	for k, v := range res.header {
 		h[k] = v
 	}
 	status := res.status
-	if status == http.StatusOK {
-		sum := sha256.Sum256(body)
-		etag := `W/"` + hex.EncodeToString(sum[:]) + `"`
+	switch {
+	case res.truncate:
+		body = body[:len(body)/2]
+	case status == http.StatusOK:
+		etag := etagOf(r.Header.Get("Authorization"), body)
 		h.Set("ETag", etag)
 		h.Set("Cache-Control", "private, max-age=60, s-maxage=60")
 		if etagMatch(r.Header.Get("If-None-Match"), etag) {
@@ -450,14 +672,13 @@ func (s *Server) writeLocked(w http.ResponseWriter, r *http.Request, name string
 	h.Set("X-RateLimit-Used", strconv.Itoa(max(s.limit-s.remaining, 0)))
 	h.Set("X-RateLimit-Resource", "core")
 	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
-	h.Set("X-GitHub-Request-Id", fmt.Sprintf("0000:%04X:%06X", routeNumber(name), s.requestSeq))
+	h.Set("X-GitHub-Request-Id", fmt.Sprintf("0000:%04X:%06X", routeNumber(req.Route), s.requestSeq))
 	h.Set("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
 	if body != nil {
 		h.Set("Content-Type", "application/json; charset=utf-8")
 	}
-	s.recordLocked(name, r, status)
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	s.recordLocked(req, status)
+	return response{status: status, header: h, body: body}
 }
 
 // routeNumber turns a route name into a short number for request ids.
@@ -476,200 +697,4 @@ func etagMatch(header, etag string) bool {
 		}
 	}
 	return false
-}
-
-// repoFor returns the repository of the request, or the error result GitHub
-// would give.
-func (s *Server) repoFor(r *http.Request) (*repoState, *result) {
-	repo, ok := s.repos[strings.ToLower(r.PathValue("owner")+"/"+r.PathValue("repo"))]
-	if !ok {
-		res := notFound()
-		return nil, &res
-	}
-	switch repo.status {
-	case 0:
-		return repo, nil
-	case http.StatusForbidden:
-		res := errorBody(http.StatusForbidden, "Resource not accessible by integration", "https://docs.github.com/rest/pulls/pulls#list-pull-requests")
-		return nil, &res
-	case http.StatusUnauthorized:
-		res := errorBody(http.StatusUnauthorized, "Bad credentials", "https://docs.github.com/rest")
-		return nil, &res
-	default:
-		res := errorBody(repo.status, http.StatusText(repo.status), "https://docs.github.com/rest")
-		if repo.status == http.StatusNotFound {
-			res = notFound()
-		}
-		return nil, &res
-	}
-}
-
-// paginate cuts items to the requested page and returns the Link header.
-func paginate[T any](r *http.Request, items []T) ([]T, string) {
-	q := r.URL.Query()
-	perPage, err := strconv.Atoi(q.Get("per_page"))
-	if err != nil || perPage <= 0 {
-		perPage = 30
-	}
-	perPage = min(perPage, 100)
-	page, err := strconv.Atoi(q.Get("page"))
-	if err != nil || page <= 0 {
-		page = 1
-	}
-	last := max((len(items)+perPage-1)/perPage, 1)
-	lo := min((page-1)*perPage, len(items))
-	hi := min(lo+perPage, len(items))
-
-	link := func(p int, rel string) string {
-		u := url.URL{Scheme: "http", Host: r.Host, Path: r.URL.Path}
-		q2 := r.URL.Query()
-		q2.Set("page", strconv.Itoa(p))
-		u.RawQuery = q2.Encode()
-		return fmt.Sprintf("<%s>; rel=%q", u.String(), rel)
-	}
-	var links []string
-	if page > 1 {
-		links = append(links, link(min(page-1, last), "prev"))
-	}
-	if page < last {
-		links = append(links, link(page+1, "next"), link(last, "last"))
-	}
-	if page > 1 {
-		links = append(links, link(1, "first"))
-	}
-	return items[lo:hi], strings.Join(links, ", ")
-}
-
-func pageResult(body any, link string) result {
-	res := result{status: http.StatusOK, body: body}
-	if link != "" {
-		res.header = http.Header{"Link": {link}}
-	}
-	return res
-}
-
-func (s *Server) listPulls(r *http.Request, rd renderer) result {
-	repo, errRes := s.repoFor(r)
-	if errRes != nil {
-		return *errRes
-	}
-	state := r.URL.Query().Get("state")
-	if state == "" {
-		state = "open"
-	}
-	var pulls []*pull
-	for _, p := range repo.pulls {
-		if state == "all" || p.state == state {
-			pulls = append(pulls, p)
-		}
-	}
-	// GitHub's default order: sort=created, direction=desc.
-	slices.SortFunc(pulls, func(a, b *pull) int {
-		if c := b.spec.CreatedAt.Compare(a.spec.CreatedAt); c != 0 {
-			return c
-		}
-		return b.spec.Number - a.spec.Number
-	})
-	page, link := paginate(r, pulls)
-	out := make([]any, 0, len(page))
-	for _, p := range page {
-		out = append(out, rd.pull(repo, p))
-	}
-	return pageResult(out, link)
-}
-
-func (s *Server) listEvents(r *http.Request, rd renderer) result {
-	repo, errRes := s.repoFor(r)
-	if errRes != nil {
-		return *errRes
-	}
-	n, err := strconv.Atoi(r.PathValue("number"))
-	p, ok := repo.pulls[n]
-	if err != nil || !ok {
-		return notFound()
-	}
-	page, link := paginate(r, p.events)
-	out := make([]any, 0, len(page))
-	for _, e := range page {
-		out = append(out, rd.event(repo.owner+"/"+repo.name, e))
-	}
-	return pageResult(out, link)
-}
-
-func (s *Server) getCommit(r *http.Request, rd renderer) result {
-	repo, errRes := s.repoFor(r)
-	if errRes != nil {
-		return *errRes
-	}
-	ref := r.PathValue("ref")
-	c, ok := repo.commits[ref]
-	if !ok {
-		return errorBody(http.StatusUnprocessableEntity, "No commit found for SHA: "+ref, "https://docs.github.com/rest/commits/commits#get-a-commit")
-	}
-	return result{status: http.StatusOK, body: rd.commit(repo.owner+"/"+repo.name, c)}
-}
-
-func (s *Server) getContents(r *http.Request, rd renderer) result {
-	repo, errRes := s.repoFor(r)
-	if errRes != nil {
-		return *errRes
-	}
-	p := strings.Trim(r.PathValue("path"), "/")
-	ref := r.URL.Query().Get("ref")
-	b, ok := repo.files[fileKey{path: p, ref: ref}]
-	if !ok {
-		return errorBody(http.StatusNotFound, "Not Found", "https://docs.github.com/rest/repos/contents#get-repository-content")
-	}
-	return result{status: http.StatusOK, body: rd.content(repo.owner+"/"+repo.name, p, ref, b)}
-}
-
-// Status is a commit status the fake received
-// (POST /repos/{owner}/{repo}/statuses/{sha}).
-type Status struct {
-	State       string `json:"state"`
-	Description string `json:"description"`
-	Context     string `json:"context"`
-	TargetURL   string `json:"target_url"`
-}
-
-// Statuses returns the commit statuses posted for repo ("owner/name") at
-// sha, oldest first.
-func (s *Server) Statuses(repo, sha string) []Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.statuses[strings.ToLower(repo)+"@"+sha])
-}
-
-// createStatus answers GitHub's "Create a commit status": 201 with the
-// status, or 422 for a state GitHub refuses or a description over 140
-// characters.
-func (s *Server) createStatus(r *http.Request, _ renderer) result {
-	repo, errRes := s.repoFor(r)
-	if errRes != nil {
-		return *errRes
-	}
-	var st Status
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&st); err != nil {
-		return errorBody(http.StatusBadRequest, "Problems parsing JSON", "https://docs.github.com/rest/commits/statuses#create-a-commit-status")
-	}
-	switch st.State {
-	case "error", "failure", "pending", "success":
-	default:
-		return errorBody(http.StatusUnprocessableEntity, "Validation Failed", "https://docs.github.com/rest/commits/statuses#create-a-commit-status")
-	}
-	if utf8.RuneCountInString(st.Description) > 140 {
-		return errorBody(http.StatusUnprocessableEntity, "Validation Failed", "https://docs.github.com/rest/commits/statuses#create-a-commit-status")
-	}
-	if st.Context == "" {
-		st.Context = "default"
-	}
-	key := strings.ToLower(repo.owner+"/"+repo.name) + "@" + r.PathValue("sha")
-	s.statuses[key] = append(s.statuses[key], st)
-	s.nextID++
-	return result{status: http.StatusCreated, body: object{
-		"url": fmt.Sprintf("https://api.github.com/repos/%s/%s/statuses/%s", repo.owner, repo.name, r.PathValue("sha")),
-		"id":  s.nextID, "node_id": "SC_" + strconv.FormatInt(s.nextID, 10),
-		"state": st.State, "description": st.Description, "target_url": st.TargetURL, "context": st.Context,
-		"created_at": time.Now().UTC().Format(time.RFC3339), "updated_at": time.Now().UTC().Format(time.RFC3339),
-	}}
 }

@@ -23,23 +23,33 @@ type answer struct {
 
 func get(t *testing.T, s *Server, path string, header ...string) answer {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(s.URL(), "/api/v3/")+path, nil)
+	a, err := tryGet(s, path, header...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return a
+}
+
+// tryGet is get for goroutines other than the test's, which must not call
+// t.Fatal.
+func tryGet(s *Server, path string, header ...string) (answer, error) {
+	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(s.URL(), "/api/v3/")+path, nil)
+	if err != nil {
+		return answer{}, err
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
 	resp, err := s.Client().Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		return answer{}, fmt.Errorf("GET %s: %w", path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		return answer{}, fmt.Errorf("GET %s: %w", path, err)
 	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: b}
+	return answer{status: resp.StatusCode, header: resp.Header, body: b}, nil
 }
 
 func decode[T any](t *testing.T, b []byte) T {

@@ -54,13 +54,21 @@ type pull struct {
 	state       string
 	labels      []string
 	events      []event
-	updatedAt   time.Time
+	updatedAt   time.Time // GitHub's server time of the last change
 	closedAt    time.Time
 	headOwner   string
 	headName    string
-	baseOwner   string
-	baseName    string
+	headSelf    bool     // the head branch is in the base repository
+	commits     []string // head commits in push order
+	comments    int
 	authorLogin string
+}
+
+// touch moves updated_at to at, never backwards.
+func (p *pull) touch(at time.Time) {
+	if at.After(p.updatedAt) {
+		p.updatedAt = at.UTC()
+	}
 }
 
 type commit struct {
@@ -78,7 +86,7 @@ type repoState struct {
 	status  int
 	pulls   map[int]*pull
 	commits map[string]commit
-	files   map[fileKey][]byte
+	files   map[fileKey]*entry
 }
 
 func splitRepo(full string) (owner, name string) {
@@ -103,9 +111,12 @@ func (s *Server) repoLocked(full string, create bool) *repoState {
 			name:    name,
 			pulls:   map[int]*pull{},
 			commits: map[string]commit{},
-			files:   map[fileKey][]byte{},
+			files:   map[fileKey]*entry{},
 		}
 		s.repos[key] = r
+		// A new repository takes over a renamed one's old name, as on
+		// GitHub: the old name stops redirecting.
+		delete(s.moved, key)
 	}
 	return r
 }
@@ -191,8 +202,8 @@ func (s *Server) OpenPR(p PullRequest) {
 		updatedAt:   p.CreatedAt,
 		headOwner:   headOwner,
 		headName:    headName,
-		baseOwner:   r.owner,
-		baseName:    r.name,
+		headSelf:    strings.EqualFold(headOwner+"/"+headName, r.owner+"/"+r.name),
+		commits:     []string{p.HeadSHA},
 		authorLogin: p.Author,
 	}
 	r.pulls[p.Number] = pl
@@ -205,9 +216,7 @@ func (s *Server) OpenPR(p PullRequest) {
 func (s *Server) addEventLocked(p *pull, kind, label, actor string, at time.Time) {
 	s.nextID++
 	p.events = append(p.events, event{id: 5000000 + s.nextID, kind: kind, label: label, actor: actor, at: at.UTC()})
-	if at.After(p.updatedAt) {
-		p.updatedAt = at.UTC()
-	}
+	p.touch(at)
 }
 
 func (s *Server) labelLocked(p *pull, label, actor string, at time.Time) {
@@ -218,8 +227,8 @@ func (s *Server) labelLocked(p *pull, label, actor string, at time.Time) {
 }
 
 // AddLabel puts label on a pull request and records a "labeled" issue event
-// at at. Labelling again (GitHub allows it through the API) records another
-// event.
+// at at, which becomes its updated_at unless that is later. Labelling again
+// (GitHub allows it through the API) records another event.
 func (s *Server) AddLabel(repo string, number int, label string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -227,7 +236,7 @@ func (s *Server) AddLabel(repo string, number int, label string, at time.Time) {
 }
 
 // RemoveLabel takes label off a pull request and records an "unlabeled"
-// issue event at at.
+// issue event at at (updated_at as for AddLabel).
 func (s *Server) RemoveLabel(repo string, number int, label string, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -245,7 +254,10 @@ func (s *Server) AddIssueEvent(repo string, number int, kind string, at time.Tim
 }
 
 // PushHead moves a pull request's head to sha, a commit with the given
-// committer date.
+// committer date, and appends it to the pull request's commits. The
+// committer date is the author's to choose (it may be long past or in the
+// future): updated_at becomes the fake's clock (SetClock), as GitHub stamps
+// a push with its own time.
 func (s *Server) PushHead(repo string, number int, sha string, committedAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -253,13 +265,44 @@ func (s *Server) PushHead(repo string, number int, sha string, committedAt time.
 	r := s.repoLocked(repo, false)
 	p.spec.HeadSHA = sha
 	r.commits[sha] = commit{sha: sha, committedAt: committedAt.UTC(), author: p.authorLogin}
-	if committedAt.After(p.updatedAt) {
-		p.updatedAt = committedAt.UTC()
+	if p.commits[len(p.commits)-1] != sha {
+		p.commits = append(p.commits, sha)
 	}
+	p.touch(s.clock())
 }
 
-// ClosePR closes a pull request at at (recording a "closed" event); it no
-// longer appears in the open list.
+// Comment records a comment on a pull request at at: only its updated_at
+// (and the comment count of pulls.get) changes; GitHub's issue events do
+// not list comments.
+func (s *Server) Comment(repo string, number int, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pullLocked(repo, number)
+	p.comments++
+	p.touch(at)
+}
+
+// SetDraft marks a pull request ready for review (draft false) or converts
+// it to a draft (draft true) at at, recording a "ready_for_review" or
+// "convert_to_draft" issue event and moving updated_at. Setting the state
+// it already has changes nothing.
+func (s *Server) SetDraft(repo string, number int, draft bool, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.pullLocked(repo, number)
+	if p.spec.Draft == draft {
+		return
+	}
+	p.spec.Draft = draft
+	kind := "ready_for_review"
+	if draft {
+		kind = "convert_to_draft"
+	}
+	s.addEventLocked(p, kind, "", "octocat", at)
+}
+
+// ClosePR closes a pull request at at (recording a "closed" event and moving
+// updated_at); it no longer appears in the open list.
 func (s *Server) ClosePR(repo string, number int, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -269,17 +312,8 @@ func (s *Server) ClosePR(repo string, number int, at time.Time) {
 	s.addEventLocked(p, "closed", "", "octocat", at)
 }
 
-// AddFile stores content at path for the commit ref (a SHA) and serves it
-// from the contents API. The commit itself need not exist.
-func (s *Server) AddFile(repo, path, ref string, content []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.repoLocked(repo, true)
-	r.files[fileKey{path: strings.Trim(path, "/"), ref: ref}] = slices.Clone(content)
-}
-
 // ReopenPR reopens a closed pull request at at (recording a "reopened"
-// event).
+// event and moving updated_at).
 func (s *Server) ReopenPR(repo string, number int, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -287,4 +321,124 @@ func (s *Server) ReopenPR(repo string, number int, at time.Time) {
 	p.state = "open"
 	p.closedAt = time.Time{}
 	s.addEventLocked(p, "reopened", "", "octocat", at)
+}
+
+// SetClock sets the fake's own clock (default time.Now), used where GitHub
+// stamps a change with its server time (PushHead). now is called with the
+// server's lock held: it must not call the Server's methods. The rate-limit
+// windows and installation tokens keep real time.
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now == nil {
+		now = time.Now
+	}
+	s.clock = now
+}
+
+// RenameRepo renames the repository from to to ("owner/name" both; a new
+// owner is a transfer). Its pull requests, commits, files and statuses
+// follow; every request under the old name answers 301 Moved Permanently
+// with Location naming the same API path and query under the new name, until
+// a repository is created with the old name again. It panics when from does
+// not exist or to does.
+func (s *Server) RenameRepo(from, to string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repoLocked(from, false)
+	if r == nil {
+		panic(fmt.Sprintf("githubtest: repository %s does not exist", from))
+	}
+	if t := s.repoLocked(to, false); t != nil && t != r {
+		panic(fmt.Sprintf("githubtest: repository %s already exists", to))
+	}
+	oldKey := strings.ToLower(r.owner + "/" + r.name)
+	oldPrefix := oldKey + "@"
+	r.owner, r.name = splitRepo(to)
+	newKey := strings.ToLower(to)
+	delete(s.repos, oldKey)
+	s.repos[newKey] = r
+	delete(s.moved, newKey)
+	for k, v := range s.moved {
+		if strings.EqualFold(v, from) {
+			s.moved[k] = to
+		}
+	}
+	if oldKey != newKey {
+		s.moved[oldKey] = to
+	}
+	for k, v := range s.statuses {
+		if sha, ok := strings.CutPrefix(k, oldPrefix); ok {
+			delete(s.statuses, k)
+			s.statuses[newKey+"@"+sha] = append(s.statuses[newKey+"@"+sha], v...)
+		}
+	}
+}
+
+// DeleteRepo deletes a repository and its state: every request for it
+// answers 404, old names included. Deleting an unknown repository does
+// nothing.
+func (s *Server) DeleteRepo(repo string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repoLocked(repo, false)
+	if r == nil {
+		return
+	}
+	key := strings.ToLower(r.owner + "/" + r.name)
+	delete(s.repos, key)
+	for k, v := range s.moved {
+		if strings.EqualFold(v, key) {
+			delete(s.moved, k)
+		}
+	}
+}
+
+// PRState is a snapshot of one pull request of the fake, for tests that
+// compare what a client saw with the truth.
+type PRState struct {
+	// Repo is the current "owner/name" of the base repository.
+	Repo   string
+	Number int
+	Labels []string
+	Draft  bool
+	// Fork reports whether the head branch lives in another repository.
+	Fork      bool
+	Author    string
+	Bot       bool
+	HeadSHA   string
+	CreatedAt time.Time
+	// UpdatedAt is GitHub's updated_at: the server time of the last change.
+	UpdatedAt time.Time
+}
+
+// OpenPRs returns every open pull request of repo, sorted by number; nil for
+// an unknown repository.
+func (s *Server) OpenPRs(repo string) []PRState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.repoLocked(repo, false)
+	if r == nil {
+		return nil
+	}
+	var out []PRState
+	for _, p := range r.pulls {
+		if p.state != "open" {
+			continue
+		}
+		out = append(out, PRState{
+			Repo:      r.owner + "/" + r.name,
+			Number:    p.spec.Number,
+			Labels:    slices.Clone(p.labels),
+			Draft:     p.spec.Draft,
+			Fork:      !p.headSelf,
+			Author:    p.authorLogin,
+			Bot:       strings.HasSuffix(p.authorLogin, "[bot]"),
+			HeadSHA:   p.spec.HeadSHA,
+			CreatedAt: p.spec.CreatedAt,
+			UpdatedAt: p.updatedAt,
+		})
+	}
+	slices.SortFunc(out, func(a, b PRState) int { return a.Number - b.Number })
+	return out
 }
