@@ -122,29 +122,6 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// overlayFiles reads .preview.yaml files and pull requests' commits from
-// GitHub for the store: a missing file, or a path that is no readable
-// file, is a fact about the commit, not an error.
-type overlayFiles struct{ gh *github.Client }
-
-func (o overlayFiles) ReadFile(ctx context.Context, repo pr.Repo, path, sha string) (store.File, error) {
-	b, err := o.gh.GetFile(ctx, repo, path, sha, overlay.MaxFileBytes)
-	var inv *github.InvalidFileError
-	switch {
-	case errors.Is(err, github.ErrNotFound):
-		return store.File{Missing: true}, nil
-	case errors.As(err, &inv):
-		return store.File{Invalid: inv.Reason}, nil
-	case err != nil:
-		return store.File{}, err
-	}
-	return store.File{Data: b}, nil
-}
-
-func (o overlayFiles) PullRequestCommits(ctx context.Context, repo pr.Repo, number int) ([]string, error) {
-	return o.gh.PullRequestCommits(ctx, repo, number)
-}
-
 // source is where pull requests come from, and what follows from it.
 type source struct {
 	gh          *github.Client // nil without GitHub
@@ -187,7 +164,7 @@ func newSource(cfg *config, log *slog.Logger, m *metrics.Metrics) (*source, erro
 	if err != nil {
 		return nil, fmt.Errorf("GitHub client: %w", err)
 	}
-	src.gh, src.lister, src.files = gh, gh, overlayFiles{gh}
+	src.gh, src.lister, src.files = gh, gh, store.GitHubFiles{Client: gh, MaxBytes: overlay.MaxFileBytes}
 	return src, nil
 }
 

@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"maps"
 	"os"
 	"strings"
 	"testing"
@@ -21,8 +22,7 @@ var (
 func mkPR(repo pr.Repo, n int, sha, overlayDoc string) pr.PullRequest {
 	p := pr.PullRequest{
 		Repo: repo, HeadRepo: repo, Number: n, HeadSHA: sha, HeadBranch: "feature", BaseBranch: "main",
-		Labels: []string{"preview"}, HeadCommittedAt: now.Add(-2 * time.Hour),
-		LabeledAt: map[string]time.Time{"preview": now.Add(-time.Hour)},
+		Labels: []string{"preview"}, UpdatedAt: now.Add(-time.Hour),
 	}
 	if overlayDoc != "" {
 		p.Overlay = []byte(overlayDoc)
@@ -65,32 +65,42 @@ func onlyOf(t *testing.T, a Answer, err error) map[string]string {
 	return a.Params[0]
 }
 
-func TestLastGoodConfig(t *testing.T) {
+// TestConfigInForce: compose applies the config file the store put in
+// force and reports the store's Problem; it has no memory of its own, so
+// two caches (two replicas, or a restart) give the same maps.
+func TestConfigInForce(t *testing.T) {
 	t.Parallel()
 	cfg, o := setup(t)
-	book := NewBook()
 	good := mkPR(backend, 1, "aaaaaaa1", "ttl: 24h\ndatabase:\n  enabled: true\n  seedVersion: v3\n")
-	m := only(t)(Compose([]pr.PullRequest{good}, nil, o, cfg, book, now))
+	m := only(t)(Compose([]pr.PullRequest{good}, nil, o, cfg, NewCache(), now))
 	if m["ttl"] != "24h" || m["db_enabled"] != "true" || m["seed_version"] != "v3" || m["config_error"] != "" {
 		t.Fatalf("valid config not applied: ttl=%s db=%s seed=%s err=%q", m["ttl"], m["db_enabled"], m["seed_version"], m["config_error"])
 	}
 
-	bad := mkPR(backend, 1, "bbbbbbb2", "ttl: 24h\ndatabase:\n  enabled: yes please\n")
-	m = only(t)(Compose([]pr.PullRequest{bad}, nil, o, cfg, book, now))
-	if m["head_sha"] != "bbbbbbb2" {
-		t.Fatalf("head_sha = %s: the new head must still deploy", m["head_sha"])
+	// The head's file is invalid; the store found an older commit's.
+	older := good
+	older.HeadSHA, older.OverlaySHA = "bbbbbbb2", "aaaaaaa1"
+	older.Problem = ".preview.yaml at bbbbbbb: line 3: database.enabled: want true or false; using the file of aaaaaaa, the newest earlier commit where it is valid"
+	first := only(t)(Compose([]pr.PullRequest{older}, nil, o, cfg, NewCache(), now))
+	if first["head_sha"] != "bbbbbbb2" || first["ttl"] != "24h" || first["db_enabled"] != "true" {
+		t.Errorf("older commit's config not applied to the new head: %v", first)
 	}
-	if m["ttl"] != "24h" || m["db_enabled"] != "true" || m["seed_version"] != "v3" {
-		t.Errorf("invalid config replaced the last good one: ttl=%s db=%s seed=%s", m["ttl"], m["db_enabled"], m["seed_version"])
+	if first["config_error"] != older.Problem {
+		t.Errorf("config_error = %q, want the store's problem %q", first["config_error"], older.Problem)
 	}
-	if e := m["config_error"]; !strings.Contains(e, ".preview.yaml: line 3: database.enabled") || !strings.Contains(e, "keeping this PR's last valid configuration") {
-		t.Errorf("config_error = %q, want the field, line and what happened", e)
+	for name, cache := range map[string]*Cache{"shared cache": NewCache(), "no cache": nil} {
+		again := only(t)(Compose([]pr.PullRequest{older}, nil, o, cfg, cache, now))
+		if !maps.Equal(again, first) {
+			t.Errorf("%s: a second composition differs:\n%v\n%v", name, again, first)
+		}
 	}
 
-	// After a restart there is no last good config: defaults, error shown.
-	m = only(t)(Compose([]pr.PullRequest{bad}, nil, o, cfg, NewBook(), now))
-	if m["ttl"] != "72h" || m["db_enabled"] != "false" || !strings.Contains(m["config_error"], "using the defaults") {
-		t.Errorf("after restart: ttl=%s db=%s err=%q, want defaults with the error", m["ttl"], m["db_enabled"], m["config_error"])
+	// A file source may hand over an invalid file: defaults, error shown.
+	bad := mkPR(backend, 1, "ccccccc3", "ttl: 24h\ndatabase:\n  enabled: yes please\n")
+	m = only(t)(Compose([]pr.PullRequest{bad}, nil, o, cfg, NewCache(), now))
+	if m["ttl"] != "72h" || m["db_enabled"] != "false" || !strings.Contains(m["config_error"], "line 3: database.enabled") ||
+		!strings.Contains(m["config_error"], "using the defaults") {
+		t.Errorf("invalid file: ttl=%s db=%s err=%q, want defaults with the error", m["ttl"], m["db_enabled"], m["config_error"])
 	}
 }
 
@@ -98,12 +108,12 @@ func TestOverlayTTLDecidesExpiry(t *testing.T) {
 	t.Parallel()
 	cfg, o := setup(t)
 	p := mkPR(backend, 1, "aaaaaaa1", "ttl: 30m\n") // last activity an hour ago
-	a, err := Compose([]pr.PullRequest{p}, nil, o, cfg, NewBook(), now)
+	a, err := Compose([]pr.PullRequest{p}, nil, o, cfg, NewCache(), now)
 	if err != nil || len(a.Params) != 0 {
 		t.Fatalf("a PR past its own .preview.yaml TTL got a preview: %v %v", a.Params, err)
 	}
 	p.Overlay = []byte("ttl: 400h\n") // above the server's 168h: capped, noted
-	m := only(t)(Compose([]pr.PullRequest{p}, nil, o, cfg, NewBook(), now))
+	m := only(t)(Compose([]pr.PullRequest{p}, nil, o, cfg, NewCache(), now))
 	if m["ttl"] != "168h" || !strings.Contains(m["config_error"], "capped to 168h") {
 		t.Errorf("ttl=%s config_error=%q, want the cap and a note", m["ttl"], m["config_error"])
 	}
@@ -117,7 +127,7 @@ func TestDependencyFollowsTargetPreview(t *testing.T) {
 	target := params.PreviewName("acme", "backend", 1)
 
 	poll := func(catalog ...pr.PullRequest) (map[string]string, Answer) {
-		a, err := Compose([]pr.PullRequest{fe}, catalog, o, cfg, NewBook(), now)
+		a, err := Compose([]pr.PullRequest{fe}, catalog, o, cfg, NewCache(), now)
 		return onlyOf(t, a, err), a
 	}
 	m, a := poll(be)
@@ -160,7 +170,7 @@ func TestBadDependencyOnlyAffectsItself(t *testing.T) {
 	t.Parallel()
 	cfg, o := setup(t)
 	fe := mkPR(frontend, 7, "fffffff7", "dependencies:\n  backend: pr-1\n  payments: pr-9\n")
-	m := only(t)(Compose([]pr.PullRequest{fe}, []pr.PullRequest{mkPR(backend, 1, "aaaaaaa1", "")}, o, cfg, NewBook(), now))
+	m := only(t)(Compose([]pr.PullRequest{fe}, []pr.PullRequest{mkPR(backend, 1, "aaaaaaa1", "")}, o, cfg, NewCache(), now))
 	if m["dep_backend_target"] != "pr-1" {
 		t.Errorf("the good dependency did not resolve: %v", depKeys(m))
 	}
@@ -175,7 +185,7 @@ func TestDisabledOverlayIgnoresFile(t *testing.T) {
 	oc := *cfg.Overlay
 	oc.Overlay.Enabled = false
 	cfg.Overlay = &oc
-	m := only(t)(Compose([]pr.PullRequest{mkPR(backend, 1, "aaaaaaa1", "ttl: [")}, nil, o, cfg, NewBook(), now))
+	m := only(t)(Compose([]pr.PullRequest{mkPR(backend, 1, "aaaaaaa1", "ttl: [")}, nil, o, cfg, NewCache(), now))
 	if m["config_error"] != "" || m["ttl"] != "72h" {
 		t.Errorf("overlay disabled but file used: ttl=%s err=%q", m["ttl"], m["config_error"])
 	}
@@ -205,7 +215,7 @@ func TestFiltersAndSorts(t *testing.T) {
 		mk(backend, 4, "bug"),
 		mk(backend, 5, "Preview"),
 	}
-	a, err := Compose(in, nil, o, cfg, NewBook(), now)
+	a, err := Compose(in, nil, o, cfg, NewCache(), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +229,7 @@ func TestFiltersAndSorts(t *testing.T) {
 	if want := now.Add(71 * time.Hour); !a.ValidUntil.Equal(want) {
 		t.Errorf("ValidUntil = %v, want the earliest expiry %v", a.ValidUntil, want)
 	}
-	empty, err := Compose(nil, nil, o, cfg, NewBook(), now)
+	empty, err := Compose(nil, nil, o, cfg, NewCache(), now)
 	if err != nil || empty.Params == nil || len(empty.Params) != 0 || !empty.ValidUntil.IsZero() {
 		t.Errorf("no PRs = %#v, %v; want a non-nil empty list that never expires", empty, err)
 	}

@@ -426,7 +426,14 @@ func (s *Store) resolveAll(ctx context.Context, repo pr.Repo, list []pr.PullRequ
 	out := slices.Clone(list)
 	slices.SortFunc(out, func(a, b pr.PullRequest) int { return a.Number - b.Number })
 	if s.cfg.Files == nil || s.cfg.OverlayPath == "" {
-		return refreshed{prs: out}, nil
+		res := refreshed{prs: out}
+		for i, p := range out {
+			if note, ok := unconfirmed[p.Number]; ok {
+				out[i].Problem = note
+				res.kept++
+			}
+		}
+		return res, nil
 	}
 	res := refreshed{resolved: map[int]resolution{}}
 	var todo []int
@@ -436,11 +443,12 @@ func (s *Store) resolveAll(ctx context.Context, repo pr.Repo, list []pr.PullRequ
 		}
 		r, ok := prev[p.Number]
 		if note, unconf := unconfirmed[p.Number]; unconf {
+			out[i].Problem = note
 			if ok {
 				r.apply(&out[i])
 				res.resolved[p.Number] = r
+				out[i].Problem = joinProblem(r.problem, note)
 			}
-			out[i].Problem = joinProblem(out[i].Problem, note)
 			res.kept++
 			continue
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,11 +20,33 @@ type scripted struct {
 	prs    map[string][]pr.PullRequest
 	err    map[string]error
 	calls  atomic.Int32
-	labels [][]string
 	block  chan struct{} // when non-nil, each call waits on it
+	// GetPullRequest: open answers for numbers missing from prs, errors.
+	open   map[int]pr.PullRequest
+	getErr error
+	gets   []int
 }
 
-func (s *scripted) ListOpenPullRequests(ctx context.Context, repo pr.Repo, labels []string) ([]pr.PullRequest, error) {
+// GetPullRequest answers from prs, then open; anything else is closed.
+func (s *scripted) GetPullRequest(_ context.Context, repo pr.Repo, number int) (pr.PullRequest, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gets = append(s.gets, number)
+	if s.getErr != nil {
+		return pr.PullRequest{}, false, s.getErr
+	}
+	for _, p := range s.prs[repo.Key()] {
+		if p.Number == number {
+			return p, true, nil
+		}
+	}
+	if p, ok := s.open[number]; ok {
+		return p, true, nil
+	}
+	return pr.PullRequest{}, false, nil
+}
+
+func (s *scripted) ListOpenPullRequests(ctx context.Context, repo pr.Repo) ([]pr.PullRequest, error) {
 	s.calls.Add(1)
 	if s.block != nil {
 		select {
@@ -33,7 +57,6 @@ func (s *scripted) ListOpenPullRequests(ctx context.Context, repo pr.Repo, label
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.labels = append(s.labels, labels)
 	if err := s.err[repo.Key()]; err != nil {
 		return nil, err
 	}
@@ -69,6 +92,8 @@ func (m *recMetrics) SyncDone(repo string, err error, _ time.Duration) {
 	defer m.mu.Unlock()
 	m.syncs[repo] = append(m.syncs[repo], err == nil)
 }
+
+func (m *recMetrics) PullRequestProblems(string, int, int) {}
 
 func (m *recMetrics) Stale(repo string, stale bool) {
 	m.mu.Lock()
@@ -180,11 +205,33 @@ func TestNewLabelListsAgainAndKeepsOldLabelServed(t *testing.T) {
 	if _, err := s.Get(context.Background(), []pr.Repo{backend}, "deploy"); err != nil {
 		t.Fatal(err)
 	}
-	l.mu.Lock()
-	last := l.labels[len(l.labels)-1]
-	l.mu.Unlock()
-	if !reflect.DeepEqual(last, []string{"deploy", "preview"}) {
-		t.Errorf("last listing asked for labels %v, want [deploy preview]", last)
+	calls := l.calls.Load()
+	for _, label := range []string{"deploy", "Preview"} {
+		if _, err := s.Get(context.Background(), []pr.Repo{backend}, label); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := l.calls.Load(); n != calls {
+		t.Errorf("a listing covering both labels was not enough: %d more listings", n-calls)
+	}
+}
+
+func TestLabelsAreBounded(t *testing.T) {
+	t.Parallel()
+	l := newScripted()
+	l.set("acme/backend", nil, 1)
+	s := New(l, Config{MaxLabels: 2})
+	ctx := context.Background()
+	for _, label := range []string{"preview", "deploy", "PREVIEW"} {
+		if _, err := s.Get(ctx, []pr.Repo{backend}, label); err != nil {
+			t.Fatalf("label %q: %v", label, err)
+		}
+	}
+	if _, err := s.Get(ctx, []pr.Repo{backend}, "third"); !errors.Is(err, ErrTooManyLabels) {
+		t.Fatalf("third label: %v, want ErrTooManyLabels", err)
+	}
+	if err := s.Watch(frontend, "another"); !errors.Is(err, ErrTooManyLabels) {
+		t.Fatalf("Watch past the bound: %v", err)
 	}
 }
 
@@ -293,56 +340,299 @@ func TestGenerationChangesOnlyWithData(t *testing.T) {
 	}
 }
 
+
+// files is a scripted Files: content by SHA, failures by SHA, and the
+// commits of each pull request.
 type files struct {
-	mu    sync.Mutex
-	data  map[string][]byte // sha -> content
-	err   error
-	calls []string
+	mu      sync.Mutex
+	data    map[string]File  // sha -> what the path holds; absent: missing
+	fail    map[string]error // sha -> read failure
+	commits map[int][]string // number -> SHAs, oldest first
+	calls   []string
 }
 
-func (f *files) GetContents(_ context.Context, repo pr.Repo, path, sha string) ([]byte, error) {
+func newFiles() *files {
+	return &files{data: map[string]File{}, fail: map[string]error{}, commits: map[int][]string{}}
+}
+
+func (f *files) ReadFile(_ context.Context, _ pr.Repo, path, sha string) (File, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, repo.String()+":"+path+"@"+sha)
-	if f.err != nil {
-		return nil, f.err
+	f.calls = append(f.calls, path+"@"+sha)
+	if err := f.fail[sha]; err != nil {
+		return File{}, err
 	}
-	return f.data[sha], nil
+	if d, ok := f.data[sha]; ok {
+		return d, nil
+	}
+	return File{Missing: true}, nil
 }
 
-func TestOverlaysReadForLabelledPRs(t *testing.T) {
+func (f *files) PullRequestCommits(_ context.Context, _ pr.Repo, number int) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.commits[number], nil
+}
+
+func (f *files) set(sha string, file File, fail error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.data[sha], f.fail[sha] = file, fail
+}
+
+// validate accepts any content but "invalid".
+func validate(data []byte) error {
+	if string(data) == "invalid" {
+		return errors.New("line 1: not a mapping")
+	}
+	return nil
+}
+
+func mkPR(n int, sha string, labels ...string) pr.PullRequest {
+	if labels == nil {
+		labels = []string{"preview"}
+	}
+	return pr.PullRequest{Repo: backend, Number: n, HeadSHA: sha, Labels: labels}
+}
+
+func byNumber(res Result) map[int]pr.PullRequest {
+	out := map[int]pr.PullRequest{}
+	for _, p := range res.All() {
+		out[p.Number] = p
+	}
+	return out
+}
+
+func TestConfigReadForLabelledPRs(t *testing.T) {
 	t.Parallel()
 	l := newScripted()
 	l.prs["acme/backend"] = []pr.PullRequest{
-		{Repo: backend, Number: 1, HeadSHA: "aaa", Labels: []string{"Preview"}},
-		{Repo: backend, Number: 2, HeadSHA: "bbb", Labels: []string{"bug"}},
-		{Repo: backend, Number: 3, HeadSHA: "ccc", Labels: []string{"preview"}},
+		mkPR(1, "aaa", "Preview"), mkPR(2, "bbb", "bug"), mkPR(3, "ccc"),
 	}
-	f := &files{data: map[string][]byte{"aaa": []byte("ttl: 24h\n")}}
-	s := New(l, Config{Contents: f, OverlayPath: ".preview.yaml"})
+	f := newFiles()
+	f.set("aaa", File{Data: []byte("ttl: 24h\n")}, nil)
+	s := New(l, Config{Files: f, OverlayPath: ".preview.yaml", Validate: validate})
 	res, err := s.Get(context.Background(), []pr.Repo{backend}, "preview")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := res.All()
-	if string(got[0].Overlay) != "ttl: 24h\n" || got[1].Overlay != nil || got[2].Overlay != nil {
-		t.Errorf("overlays = %q %q %q", got[0].Overlay, got[1].Overlay, got[2].Overlay)
+	got := byNumber(res)
+	if string(got[1].Overlay) != "ttl: 24h\n" || got[2].Overlay != nil || got[3].Overlay != nil || got[3].Problem != "" {
+		t.Errorf("overlays = %q %q %q (%q)", got[1].Overlay, got[2].Overlay, got[3].Overlay, got[3].Problem)
 	}
-	if want := []string{"acme/backend:.preview.yaml@aaa", "acme/backend:.preview.yaml@ccc"}; !reflect.DeepEqual(f.calls, want) {
+	if want := []string{".preview.yaml@aaa", ".preview.yaml@ccc"}; !reflect.DeepEqual(sorted(f.calls), want) {
 		t.Errorf("reads = %v, want %v (only labelled PRs, at their head SHA)", f.calls, want)
 	}
 	if l.prs["acme/backend"][0].Overlay != nil {
 		t.Error("the lister's slice was modified")
 	}
+	// An unchanged head is not read again.
+	f.calls = nil
+	if err := s.SyncAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.calls) != 0 {
+		t.Errorf("unchanged heads read again: %v", f.calls)
+	}
+}
 
-	f.mu.Lock()
-	f.err = errBoom
-	f.mu.Unlock()
-	if err := s.SyncAll(context.Background()); !errors.Is(err, errBoom) {
-		t.Fatalf("SyncAll with failing contents = %v, want the error", err)
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	slices.Sort(out)
+	return out
+}
+
+// TestInvalidHeadUsesNewestValidCommit: the config in force is a function
+// of the PR's commits, so a fresh store (a restart, another replica) finds
+// the same one.
+func TestInvalidHeadUsesNewestValidCommit(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		commits     []string
+		files       map[string]File
+		wantOverlay string
+		wantSHA     string
+		wantProblem []string
+	}{
+		{"older valid file", []string{"c1", "c2", "c3"},
+			map[string]File{"c1": {Data: []byte("ttl: 1h\n")}, "c2": {Data: []byte("ttl: 2h\n")}, "c3": {Data: []byte("invalid")}},
+			"ttl: 2h\n", "c2", []string{".preview.yaml at c3: line 1: not a mapping", "using the file of c2"}},
+		{"head is a directory", []string{"c1", "c2"},
+			map[string]File{"c1": {Data: []byte("ttl: 1h\n")}, "c2": {Invalid: "is a directory"}},
+			"ttl: 1h\n", "c1", []string{"at c2: is a directory", "using the file of c1"}},
+		{"head too large, earlier commit had none", []string{"c1", "c2"},
+			map[string]File{"c2": {Invalid: "is 2000000 bytes, over the limit of 65536"}},
+			"", "c1", []string{"over the limit", "using the defaults, as at c1"}},
+		{"skips invalid ones on the way", []string{"c1", "c2", "c3", "c4"},
+			map[string]File{"c1": {Data: []byte("ttl: 1h\n")}, "c2": {Invalid: "is a submodule, not a file"}, "c3": {Data: []byte("invalid")}, "c4": {Data: []byte("invalid")}},
+			"ttl: 1h\n", "c1", []string{"at c4:", "using the file of c1"}},
+		{"no valid commit", []string{"c1", "c2"},
+			map[string]File{"c1": {Data: []byte("invalid")}, "c2": {Data: []byte("invalid")}},
+			"", "", []string{"no earlier commit", "looked at 1", "using the defaults"}},
 	}
-	res, err = s.Get(context.Background(), []pr.Repo{backend}, "preview")
-	if err != nil || len(res.Stale) != 1 || string(res.All()[0].Overlay) != "ttl: 24h\n" {
-		t.Fatalf("after a failed read: %v stale=%v; want the last good list", err, res.Stale)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			head := tc.commits[len(tc.commits)-1]
+			var first []pr.PullRequest
+			for replica := range 2 {
+				l := newScripted()
+				l.prs["acme/backend"] = []pr.PullRequest{mkPR(1, head)}
+				f := newFiles()
+				f.commits[1] = tc.commits
+				for sha, d := range tc.files {
+					f.set(sha, d, nil)
+				}
+				s := New(l, Config{Files: f, OverlayPath: ".preview.yaml", Validate: validate})
+				res, err := s.Get(context.Background(), []pr.Repo{backend}, "preview")
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := res.All()[0]
+				if string(p.Overlay) != tc.wantOverlay || p.OverlaySHA != tc.wantSHA || p.HeadSHA != head {
+					t.Errorf("overlay %q from %q at head %s, want %q from %q", p.Overlay, p.OverlaySHA, p.HeadSHA, tc.wantOverlay, tc.wantSHA)
+				}
+				for _, w := range tc.wantProblem {
+					if !strings.Contains(p.Problem, w) {
+						t.Errorf("Problem = %q, want it to say %q", p.Problem, w)
+					}
+				}
+				if replica == 0 {
+					first = res.All()
+				} else if !reflect.DeepEqual(first, res.All()) {
+					t.Errorf("a second store gives another answer:\n%+v\n%+v", first, res.All())
+				}
+			}
+		})
 	}
+}
+
+// TestOnePRFailureIsThatPRsProblem: a read that fails for one PR keeps
+// that PR's last good state and lets the rest of the repository refresh.
+func TestOnePRFailureIsThatPRsProblem(t *testing.T) {
+	t.Parallel()
+	l := newScripted()
+	l.prs["acme/backend"] = []pr.PullRequest{mkPR(1, "a1"), mkPR(2, "b1")}
+	f := newFiles()
+	f.set("a1", File{Data: []byte("ttl: 24h\n")}, nil)
+	s := New(l, Config{Files: f, OverlayPath: ".preview.yaml", Validate: validate})
+	ctx := context.Background()
+	if _, err := s.Get(ctx, []pr.Repo{backend}, "preview"); err != nil {
+		t.Fatal(err)
+	}
+	// #1 pushes a2, whose file cannot be read; #2 pushes b2; #3 opens.
+	f.set("a2", File{}, errBoom)
+	l.mu.Lock()
+	l.prs["acme/backend"] = []pr.PullRequest{mkPR(1, "a2"), mkPR(2, "b2"), mkPR(3, "c1")}
+	l.mu.Unlock()
+	if err := s.SyncAll(ctx); err != nil {
+		t.Fatalf("one PR's failure failed the repository: %v", err)
+	}
+	res, err := s.Get(ctx, []pr.Repo{backend}, "preview")
+	if err != nil || res.Stale != nil {
+		t.Fatalf("Get = %v stale=%v", err, res.Stale)
+	}
+	got := byNumber(res)
+	if p := got[1]; p.HeadSHA != "a1" || string(p.Overlay) != "ttl: 24h\n" || !strings.Contains(p.Problem, "GitHub said 502") || !strings.Contains(p.Problem, "keeping its last good state") {
+		t.Errorf("#1 = head %s overlay %q problem %q; want its last good state with the reason", p.HeadSHA, p.Overlay, p.Problem)
+	}
+	if got[2].HeadSHA != "b2" || got[3].HeadSHA != "c1" {
+		t.Errorf("the other PRs did not refresh: #2 %s, #3 %s", got[2].HeadSHA, got[3].HeadSHA)
+	}
+	// Failing twice does not pile the reasons up; healing resolves it.
+	if err := s.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, _ = s.Get(ctx, []pr.Repo{backend}, "preview")
+	if p := byNumber(res)[1]; strings.Count(p.Problem, "keeping its last good state") != 1 {
+		t.Errorf("problem grew on a second failure: %q", p.Problem)
+	}
+	f.set("a2", File{Data: []byte("ttl: 48h\n")}, nil)
+	if err := s.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, _ = s.Get(ctx, []pr.Repo{backend}, "preview")
+	if p := byNumber(res)[1]; p.HeadSHA != "a2" || string(p.Overlay) != "ttl: 48h\n" || p.Problem != "" {
+		t.Errorf("after healing #1 = %s %q %q", p.HeadSHA, p.Overlay, p.Problem)
+	}
+}
+
+// TestNewPRThatCannotBeRead: warm, it waits (it had no preview to lose);
+// cold, the repository is unavailable (a short answer could delete it).
+func TestNewPRThatCannotBeRead(t *testing.T) {
+	t.Parallel()
+	l := newScripted()
+	l.prs["acme/backend"] = []pr.PullRequest{mkPR(1, "a1"), mkPR(2, "b1")}
+	f := newFiles()
+	f.set("b1", File{}, errBoom)
+	s := New(l, Config{Files: f, OverlayPath: ".preview.yaml", Validate: validate})
+	ctx := context.Background()
+	if _, err := s.Get(ctx, []pr.Repo{backend}, "preview"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, errBoom) {
+		t.Fatalf("cold with an unreadable PR: %v, want ErrUnavailable", err)
+	}
+	f.set("b1", File{}, nil)
+	if _, err := s.Get(ctx, []pr.Repo{backend}, "preview"); err != nil {
+		t.Fatal(err)
+	}
+	f.set("c1", File{}, errBoom)
+	l.mu.Lock()
+	l.prs["acme/backend"] = append(l.prs["acme/backend"], mkPR(3, "c1"))
+	l.mu.Unlock()
+	if err := s.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := s.Get(ctx, []pr.Repo{backend}, "preview")
+	if got := numbers(res); !reflect.DeepEqual(got, []int{1, 2}) {
+		t.Errorf("warm with an unreadable new PR: %v, want [1 2] (#3 pending)", got)
+	}
+}
+
+// TestMissingPRLeavesOnlyWhenConfirmedClosed: a labelled PR of the last
+// snapshot that a listing lacks is read by number.
+func TestMissingPRLeavesOnlyWhenConfirmedClosed(t *testing.T) {
+	t.Parallel()
+	l := newScripted()
+	l.prs["acme/backend"] = []pr.PullRequest{mkPR(1, "a1"), mkPR(2, "b1"), mkPR(3, "c1"), mkPR(4, "d1", "bug")}
+	s := New(l, Config{})
+	ctx := context.Background()
+	if _, err := s.Get(ctx, []pr.Repo{backend}, "preview"); err != nil {
+		t.Fatal(err)
+	}
+	// The listing misses #1 (still open), #2 (closed) and #4 (unlabelled).
+	l.mu.Lock()
+	l.prs["acme/backend"] = []pr.PullRequest{mkPR(3, "c1")}
+	l.open = map[int]pr.PullRequest{1: mkPR(1, "a2")}
+	l.mu.Unlock()
+	if err := s.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := s.Get(ctx, []pr.Repo{backend}, "preview")
+	if got := numbers(res); !reflect.DeepEqual(got, []int{1, 3}) {
+		t.Errorf("after a listing missing #1, #2, #4: %v, want [1 3] (#1 confirmed open)", got)
+	}
+	if p := byNumber(res)[1]; p.HeadSHA != "a2" {
+		t.Errorf("#1 confirmed open with head %s, want its fresh head a2", p.HeadSHA)
+	}
+	if l.gets = sorted2(l.gets); !reflect.DeepEqual(l.gets, []int{1, 2}) {
+		t.Errorf("read by number: %v, want [1 2] (labelled ones only)", l.gets)
+	}
+	// Unreadable: kept as it was, with the reason.
+	l.mu.Lock()
+	l.prs["acme/backend"] = []pr.PullRequest{mkPR(3, "c1")}
+	l.open, l.getErr = nil, errBoom
+	l.mu.Unlock()
+	if err := s.SyncAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, _ = s.Get(ctx, []pr.Repo{backend}, "preview")
+	if got := numbers(res); !reflect.DeepEqual(got, []int{1, 3}) || !strings.Contains(byNumber(res)[1].Problem, "could not be read") {
+		t.Errorf("unconfirmable #1: %v %q; want it kept with the reason", got, byNumber(res)[1].Problem)
+	}
+}
+
+func sorted2(s []int) []int {
+	out := append([]int(nil), s...)
+	slices.Sort(out)
+	return out
 }

@@ -1,0 +1,39 @@
+package store
+
+import (
+	"context"
+	"errors"
+
+	"github.com/preview-generator/preview-generator/internal/github"
+	"github.com/preview-generator/preview-generator/internal/pr"
+)
+
+// GitHubFiles reads config files and pull requests' commits from GitHub: a
+// missing file, or a path that is no readable file of at most MaxBytes,
+// is a fact about the commit (File.Missing, File.Invalid), not an error.
+type GitHubFiles struct {
+	Client   *github.Client
+	MaxBytes int
+}
+
+var _ Files = GitHubFiles{}
+
+// ReadFile implements Files.
+func (g GitHubFiles) ReadFile(ctx context.Context, repo pr.Repo, path, sha string) (File, error) {
+	b, err := g.Client.GetFile(ctx, repo, path, sha, g.MaxBytes)
+	var inv *github.InvalidFileError
+	switch {
+	case errors.Is(err, github.ErrNotFound):
+		return File{Missing: true}, nil
+	case errors.As(err, &inv):
+		return File{Invalid: inv.Reason}, nil
+	case err != nil:
+		return File{}, err
+	}
+	return File{Data: b}, nil
+}
+
+// PullRequestCommits implements Files.
+func (g GitHubFiles) PullRequestCommits(ctx context.Context, repo pr.Repo, number int) ([]string, error) {
+	return g.Client.PullRequestCommits(ctx, repo, number)
+}
