@@ -139,7 +139,7 @@ func BenchmarkBuildParams(b *testing.B) {
 			o := testDefaults().Options()
 			oc := overlay.DefaultConfig()
 			cfg := compose.Config{Overlay: oc, Limits: oc.Limits(168*time.Hour, nil), Targets: o}
-			book := compose.NewBook()
+			book := compose.NewCache()
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
