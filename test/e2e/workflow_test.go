@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -435,18 +436,54 @@ func (sc *scenario) unlabelTTLRelabel(t *testing.T) {
 	}
 }
 
-// 5. GitHub fails (5xx, hangs, rate limit) over several resync periods and the generator restarts
-// while it still fails: no Application or namespace is deleted; after recovery, changes made
-// during the outage converge.
+// 5. GitHub fails (5xx, hangs, then a rate limit) for minutes and the generator restarts while
+// it still fails, while other pull requests close in the middle of the generator's listings (the
+// backend repository spans three list pages): no Application or namespace is deleted but the
+// one of the pull request that really closed; after recovery, changes made during the outage
+// converge.
 func (sc *scenario) outageDeletesNothing(t *testing.T) {
 	ctx := context.Background()
-	before := sc.snapshot(t, ctx)
-	if len(before) < 2 {
-		t.Fatalf("want at least 2 live previews before the outage, have %v", before)
+	// Fillers: unlabelled pull requests before and after the previews in GitHub's creation
+	// order, so that a listing spans three pages and closes shift the previews between pages.
+	for i := range 150 {
+		sc.gh.OpenPR(githubtest.PullRequest{Repo: backendRepo, Number: 100 + i, HeadSHA: sha5,
+			CreatedAt: time.Date(2026, 1, 1, 0, i, 0, 0, time.UTC)})
 	}
+	for i := range 60 {
+		sc.gh.OpenPR(githubtest.PullRequest{Repo: backendRepo, Number: 300 + i, HeadSHA: sha5,
+			CreatedAt: time.Now().Add(time.Duration(i) * time.Second)})
+	}
+	// Each time the generator reads a list page after the first one it reads, close the next
+	// filler that sorts before the previews: a listing read front to back would skip one.
+	var closed atomic.Int32
+	sc.gh.OnRequest(func(r githubtest.Request) {
+		if r.Route != githubtest.RoutePullsList || !strings.Contains(r.Path, "/"+backendRepo+"/") || r.Page == 3 {
+			return
+		}
+		if n := closed.Add(1); n <= 150 {
+			sc.gh.ClosePR(backendRepo, 100+int(n)-1, time.Now())
+		}
+	})
+	t.Cleanup(func() { sc.gh.OnRequest(nil) })
+	eventually(t, time.Minute, "fillers closing during listings", func(context.Context) error {
+		if n := closed.Load(); n < 5 {
+			return fmt.Errorf("%d closed so far", n)
+		}
+		return nil
+	})
+
+	before := sc.snapshot(t, ctx)
+	if len(before) < 3 {
+		t.Fatalf("want at least 3 live previews before the outage, have %v", before)
+	}
+	var gone atomic.Value // name of the preview whose PR really closed
+	gone.Store("")
 	unchanged := func(ctx context.Context) error {
 		now := sc.snapshot(t, ctx)
 		for name, uid := range before {
+			if name == gone.Load().(string) {
+				continue
+			}
 			if now[name] != uid {
 				return fmt.Errorf("preview %s changed: Application/namespace uid %q, was %q", name, now[name], uid)
 			}
@@ -454,19 +491,23 @@ func (sc *scenario) outageDeletesNothing(t *testing.T) {
 		return nil
 	}
 	period := max(resync, requeueSeconds*time.Second)
+	phase := 40 * time.Second
+	consistently(t, phase, "previews kept while pull requests close during listings", unchanged)
 
 	sc.gh.Fail(githubtest.Failure{Kind: githubtest.ServerError, Status: 502})
-	// A change made during the outage, to see it converge afterwards.
+	// Changes made during the outage, to see them converge afterwards: a push, and a preview's
+	// pull request closing for real.
 	sc.gh.PushHead(backendRepo, 1, sha4, time.Now())
-	consistently(t, 3*period, "previews kept while GitHub answers 502", unchanged)
+	sc.gh.ClosePR(backendRepo, 2, time.Now())
+	consistently(t, phase, "previews kept while GitHub answers 502", unchanged)
 	sc.gh.Heal()
 	sc.gh.Fail(githubtest.Failure{Kind: githubtest.Hang, Delay: githubtest.MaxHang})
-	consistently(t, 3*period, "previews kept while GitHub hangs", unchanged)
+	consistently(t, phase, "previews kept while GitHub hangs", unchanged)
 	sc.gh.Heal()
 	// The rate-limit window ends shortly after the restart below: a generator that honours
 	// X-RateLimit-Reset may wait for it, as it would against GitHub.
-	sc.gh.PrimaryRateLimit(403, time.Now().Add(7*period+10*time.Second))
-	consistently(t, 3*period, "previews kept while GitHub rate-limits (403)", unchanged)
+	sc.gh.PrimaryRateLimit(403, time.Now().Add(phase+4*period+10*time.Second))
+	consistently(t, phase, "previews kept while GitHub rate-limits (403)", unchanged)
 
 	sc.gen.restart(t)
 	consistently(t, 4*period, "previews kept after a generator restart during the outage", unchanged)
@@ -506,12 +547,23 @@ func (sc *scenario) outageDeletesNothing(t *testing.T) {
 		}
 		return nil
 	})
+	// The one preview whose pull request closed during the outage goes; every other one
+	// keeps its Application and namespace.
+	gone.Store(backendPR2)
+	eventually(t, 3*time.Minute, "Application "+backendPR2+" (its PR closed during the outage) deleted", st.gone("-n", "argocd", "application", backendPR2))
 	for name := range before {
+		if name == backendPR2 {
+			continue
+		}
 		eventually(t, 3*time.Minute, "Application "+name+" Synced/Healthy after recovery", st.syncedHealthy(name))
 	}
 	if err := unchanged(ctx); err != nil {
 		t.Errorf("after recovery: %v", err)
 	}
+	if n := closed.Load(); n < 20 {
+		t.Errorf("only %d pull requests closed during listings; the step wants listings under churn", n)
+	}
+	sc.record(t, "outage: %s of churn, 502s, hangs and a rate limit; %d pull requests closed during listings; Application UIDs unchanged but the closed PR's", 4*phase, closed.Load())
 	sc.record(t, "GitHub healed → change made during the outage applied (ApplicationSets refreshed): %s", (fresh + took).Round(100*time.Millisecond))
 }
 
