@@ -23,6 +23,7 @@ import (
 	"github.com/preview-generator/preview-generator/internal/compose"
 	"github.com/preview-generator/preview-generator/internal/github"
 	"github.com/preview-generator/preview-generator/internal/metrics"
+	"github.com/preview-generator/preview-generator/internal/params"
 	"github.com/preview-generator/preview-generator/internal/pr"
 	"github.com/preview-generator/preview-generator/internal/prfile"
 	"github.com/preview-generator/preview-generator/internal/server"
@@ -196,7 +197,11 @@ func (src *source) defaults(cfg *config) server.Defaults {
 // compose is the server side of the overlay configs and dependencies.
 func (src *source) compose(cfg *config) compose.Config {
 	d := src.defaults(cfg)
-	return compose.Config{Overlay: cfg.server, Limits: cfg.server.Limits(cfg.MaxTTL, d.SizeProfiles), Targets: d.Options()}
+	targets := map[string]params.Options{}
+	for _, r := range server.CatalogRepos(cfg.server.Services) {
+		targets[r.Key()] = d.Options()
+	}
+	return compose.Config{Overlay: cfg.server, Limits: cfg.server.Limits(cfg.MaxTTL, d.SizeProfiles), Targets: targets}
 }
 
 // serve wires the source, store and HTTP server, and runs until ctx ends.
@@ -214,12 +219,13 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	for _, r := range src.allowed {
 		st.Watch(r, cfg.Label)
 	}
+	cc := src.compose(cfg)
 	for _, r := range server.CatalogRepos(cfg.server.Services) {
-		st.Watch(r, cfg.Label) // dependency targets
+		st.Watch(r, cc.Targets[r.Key()].Label) // dependency targets, under their own label
 	}
 	scfg := server.Config{
 		Token: cfg.token, Defaults: src.defaults(cfg), Source: st, Metrics: m, Gatherer: m.Registry, Logger: log,
-		Compose: src.compose(cfg),
+		Compose: cc,
 	}
 	var reporter *status.Reporter
 	if cfg.ConfigStatus && src.gh != nil {

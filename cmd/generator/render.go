@@ -126,11 +126,10 @@ func renderPR(ctx context.Context, cfg *config, rf renderFlags, repo pr.Repo, no
 	if err != nil {
 		return err
 	}
-	var targets store.Result
-	if cat := server.CatalogRepos(cfg.server.Services); len(cat) > 0 {
-		if targets, err = st.Get(ctx, cat, cfg.Label); err != nil {
-			return err
-		}
+	cc := src.compose(cfg)
+	targets, err := server.TargetPRs(ctx, st, server.CatalogRepos(cfg.server.Services), cc.Targets)
+	if err != nil {
+		return err
 	}
 	var p *pr.PullRequest
 	for _, q := range res.All() {
@@ -147,7 +146,6 @@ func renderPR(ctx context.Context, cfg *config, rf renderFlags, repo pr.Repo, no
 			return fmt.Errorf("--config: %w", err)
 		}
 	}
-	cc := src.compose(cfg)
 	if ok, why := compose.Explain(*p, input.Options, cc, nil, now); !ok {
 		return fmt.Errorf("%s#%d has no preview under %s: %s", repo, rf.number, file, why)
 	}
