@@ -23,7 +23,6 @@ import (
 	"github.com/preview-generator/preview-generator/internal/compose"
 	"github.com/preview-generator/preview-generator/internal/github"
 	"github.com/preview-generator/preview-generator/internal/metrics"
-	"github.com/preview-generator/preview-generator/internal/params"
 	"github.com/preview-generator/preview-generator/internal/pr"
 	"github.com/preview-generator/preview-generator/internal/prfile"
 	"github.com/preview-generator/preview-generator/internal/server"
@@ -182,8 +181,14 @@ func newSource(cfg *config, log *slog.Logger, m *metrics.Metrics) (*source, erro
 
 // defaults are the server-side defaults of getparams.
 func (src *source) defaults(cfg *config) server.Defaults {
+	return cfg.defaults(src.allowed)
+}
+
+// defaults are the server-side defaults of getparams with allowed as the
+// allow-list.
+func (cfg *config) defaults(allowed []pr.Repo) server.Defaults {
 	allow := map[string]pr.Repo{}
-	for _, r := range src.allowed {
+	for _, r := range allowed {
 		allow[r.Key()] = r
 	}
 	return server.Defaults{
@@ -197,11 +202,7 @@ func (src *source) defaults(cfg *config) server.Defaults {
 // compose is the server side of the overlay configs and dependencies.
 func (src *source) compose(cfg *config) compose.Config {
 	d := src.defaults(cfg)
-	targets := map[string]params.Options{}
-	for _, r := range server.CatalogRepos(cfg.server.Services) {
-		targets[r.Key()] = d.Options()
-	}
-	return compose.Config{Overlay: cfg.server, Limits: cfg.server.Limits(cfg.MaxTTL, d.SizeProfiles), Targets: targets}
+	return compose.Config{Overlay: cfg.server, Limits: cfg.server.Limits(cfg.MaxTTL, d.SizeProfiles), Targets: cfg.targets}
 }
 
 // serve wires the source, store and HTTP server, and runs until ctx ends.
