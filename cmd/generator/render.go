@@ -120,13 +120,16 @@ func renderPR(ctx context.Context, cfg *config, rf renderFlags, repo pr.Repo, no
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
+	cc := src.compose(cfg)
+	if err := server.CheckCatalog(input, cc.Targets, cfg.server.Services); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
 
 	st := store.New(src.lister, store.Config{Contents: src.contents, OverlayPath: src.overlayPath, ColdTimeout: 30 * time.Second})
 	res, err := st.Get(ctx, []pr.Repo{repo}, input.Options.Label)
 	if err != nil {
 		return err
 	}
-	cc := src.compose(cfg)
 	targets, err := server.TargetPRs(ctx, st, server.CatalogRepos(cfg.server.Services), cc.Targets)
 	if err != nil {
 		return err

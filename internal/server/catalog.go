@@ -110,3 +110,46 @@ func CatalogTargets(cfg *overlay.Config, d Defaults) (map[string]params.Options,
 	}
 	return out, nil
 }
+
+// CheckCatalog refuses an ApplicationSet whose input disagrees with the
+// service catalog: for every repository of in that is a catalog
+// repository, the lifecycle options in asks for (label, ttl, domain,
+// includeDrafts, includeForks, excludeBots, after the defaults) must equal
+// the ones targets holds for it (CatalogTargets), or that repository's
+// previews would be judged as dependency targets under other rules than
+// the ones Argo CD lists them by. The error names each repository, each
+// differing key with both values, and the services.<name>.input to agree
+// with; nil when all agree.
+func CheckCatalog(in Input, targets map[string]params.Options, cat params.Catalog) error {
+	var errs []error
+	for _, r := range in.Repos {
+		want, ok := targets[r.Key()]
+		if !ok {
+			continue
+		}
+		diffs := lifecycleDiff(want, in.Options)
+		if len(diffs) == 0 {
+			continue
+		}
+		var names []string
+		for _, n := range cat.Names() {
+			if cat[n].Repo.Key() == r.Key() {
+				names = append(names, "services."+n+".input")
+			}
+		}
+		where := strings.Join(names, " and ")
+		if where == "" {
+			where = "services.<name>.input"
+		}
+		parts := make([]string, len(diffs))
+		for i, df := range diffs {
+			parts[i] = fmt.Sprintf("%s: ApplicationSet %s, catalog %s", df.key, df.b, df.a)
+		}
+		errs = append(errs, fmt.Errorf(
+			"%s is in the service catalog, whose %s declares other lifecycle options than this ApplicationSet asks for (%s). "+
+				"Make the ApplicationSet input and the catalog's %s agree: the catalog's values decide when %s's previews are dependency targets "+
+				"(a key left out takes the server default)",
+			r, where, strings.Join(parts, "; "), where, r))
+	}
+	return errors.Join(errs...)
+}

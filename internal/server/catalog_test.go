@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"reflect"
 	"slices"
 	"strings"
@@ -97,5 +98,63 @@ func TestServiceInputKeysMatchTheRequest(t *testing.T) {
 	slices.Sort(want)
 	if got := overlay.ServiceInputKeys(); !slices.Equal(got, want) {
 		t.Errorf("overlay.ServiceInputKeys() = %s\nwant the request's keys less repositories: %s", strings.Join(got, ", "), strings.Join(want, ", "))
+	}
+}
+
+// getparams refuses an ApplicationSet of a catalog repository whose
+// lifecycle options differ from the catalog's services.<name>.input.
+func TestGetParamsEnforcesTheCatalogInput(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		target func(*params.Options) // the catalog's options for acme/backend, over the defaults
+		params string
+		code   int
+		msg    []string
+	}{
+		{"defaults on both sides", nil, `{"repositories":["acme/backend"]}`, 200, nil},
+		{"equal ttl", func(o *params.Options) { o.TTL = 48 * time.Hour }, `{"repositories":["acme/backend"],"ttl":"48h","database":true}`, 200, nil},
+		{"label in another case", nil, `{"repositories":["acme/backend"],"label":"Preview"}`, 200, nil},
+		{"not a catalog repository", nil, `{"repositories":["acme/frontend"],"ttl":"48h"}`, 200, nil},
+		{"ttl differs", nil, `{"repositories":["acme/backend"],"ttl":"48h"}`, 400, []string{
+			`acme/backend is in the service catalog, whose services.backend.input declares other lifecycle options than this ApplicationSet asks for (ttl: ApplicationSet 48h, catalog 72h). ` +
+				`Make the ApplicationSet input and the catalog's services.backend.input agree: the catalog's values decide when acme/backend's previews are dependency targets (a key left out takes the server default)`}},
+		{"catalog ttl 48h, ApplicationSet default", func(o *params.Options) { o.TTL = 48 * time.Hour }, `{"repositories":["acme/backend"]}`, 400,
+			[]string{"(ttl: ApplicationSet 72h, catalog 48h)"}},
+		{"several keys", func(o *params.Options) { o.Label, o.ExcludeBots = "deploy-preview", true },
+			`{"repositories":["ACME/Backend"],"includeDrafts":true,"domain":"pr.example.org"}`, 400,
+			[]string{`(label: ApplicationSet "preview", catalog "deploy-preview"; domain: ApplicationSet "pr.example.org", catalog "preview.example.com"; ` +
+				`includeDrafts: ApplicationSet true, catalog false; excludeBots: ApplicationSet false, catalog true)`}},
+		{"with another repository", nil, `{"repositories":["acme/frontend","acme/backend"],"excludeBots":true}`, 400,
+			[]string{"acme/backend is in the service catalog", "(excludeBots: ApplicationSet true, catalog false)"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, m := newDepsServer(t)
+			if tc.target != nil {
+				o := testDefaults().Options()
+				tc.target(&o)
+				s.cfg.Compose.Targets["acme/backend"] = o
+			}
+			rec := do(t, s, "POST", RouteGetParams, "Bearer "+testToken, body(tc.params))
+			if rec.Code != tc.code {
+				t.Fatalf("status %d, want %d: %s", rec.Code, tc.code, rec.Body)
+			}
+			var e ErrorResponse
+			if tc.code != 200 {
+				if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(scrape(t, m), `preview_generator_getparams_errors_total{reason="bad_input"} 1`) {
+					t.Error("the refusal is not counted as bad_input")
+				}
+			}
+			for _, want := range tc.msg {
+				if !strings.Contains(e.Message, want) {
+					t.Errorf("message:\n%s\nwant it to contain:\n%s", e.Message, want)
+				}
+			}
+		})
 	}
 }

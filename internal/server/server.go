@@ -291,6 +291,10 @@ func (s *Server) getParams(c echo.Context) error {
 		s.paramsError("bad_input")
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
+	if err := CheckCatalog(in, s.cfg.Compose.Targets, s.cfg.Compose.Overlay.Services); err != nil {
+		s.paramsError("bad_input")
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
 	ctx := c.Request().Context()
 	res, err := s.cfg.Source.Get(ctx, in.Repos, in.Options.Label)
 	if err != nil {
