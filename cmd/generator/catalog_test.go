@@ -1,11 +1,22 @@
 package main
 
 import (
+	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+	"sigs.k8s.io/yaml"
+
+	previewgenerator "github.com/preview-generator/preview-generator"
+	"github.com/preview-generator/preview-generator/internal/pr"
+	"github.com/preview-generator/preview-generator/internal/render"
+	"github.com/preview-generator/preview-generator/internal/server"
 )
 
 // catalogFile is a server config whose backend service carries input.
@@ -66,4 +77,97 @@ func TestLoadCatalogInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The demo's service catalog (examples/config.yaml) declares, for each
+// service, the input of the ApplicationSet under appsets/ that deploys its
+// repository: both, read by the real ParseInput over the same defaults,
+// give the same options, and start-up's target options are those.
+func TestExampleCatalogMatchesAppSets(t *testing.T) {
+	t.Parallel()
+	c, err := parse(t, []string{"--demo"}, nil) // the embedded examples/config.yaml
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.load(os.ReadFile); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.server.Services) == 0 {
+		t.Fatal("examples/config.yaml has no service catalog")
+	}
+	gitops := previewgenerator.GitOps()
+	files, err := fs.Glob(gitops, "appsets/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("appsets/*.yaml: %v %v", files, err)
+	}
+	type appset struct {
+		file string
+		in   v1alpha1.PluginParameters
+	}
+	byRepo := map[string][]appset{}
+	for _, f := range files {
+		data, err := fs.ReadFile(gitops, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var probe struct{ Kind string }
+		if yaml.Unmarshal(data, &probe) != nil || probe.Kind != "ApplicationSet" {
+			continue
+		}
+		as, err := render.LoadApplicationSet(gitops, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range as.Spec.Generators {
+			if g.Plugin == nil {
+				continue
+			}
+			for _, r := range appsetRepos(t, g.Plugin.Input.Parameters) {
+				byRepo[r.Key()] = append(byRepo[r.Key()], appset{f, g.Plugin.Input.Parameters})
+			}
+		}
+	}
+	for _, name := range c.server.Services.Names() {
+		svc := c.server.Services[name]
+		t.Run(name, func(t *testing.T) {
+			sets := byRepo[svc.Repo.Key()]
+			if len(sets) == 0 {
+				t.Fatalf("no ApplicationSet under appsets/ deploys %s", svc.Repo)
+			}
+			catalog, err := server.ParseInput(server.ServiceInput(svc, c.server.ServiceInputs[name]), c.defaults([]pr.Repo{svc.Repo}))
+			if err != nil {
+				t.Fatalf("services.%s.input: %v", name, err)
+			}
+			if !reflect.DeepEqual(c.targets[svc.Repo.Key()], catalog.Options) {
+				t.Errorf("start-up's target options for %s = %+v, want services.%s.input's %+v", svc.Repo, c.targets[svc.Repo.Key()], name, catalog.Options)
+			}
+			for _, as := range sets {
+				got, err := server.ParseInput(as.in, c.defaults(appsetRepos(t, as.in)))
+				if err != nil {
+					t.Fatalf("%s: %v", as.file, err)
+				}
+				if !reflect.DeepEqual(got.Options, catalog.Options) {
+					t.Errorf("%s's input gives %+v\nexamples/config.yaml services.%s.input gives %+v\nmake them equal", as.file, got.Options, name, catalog.Options)
+				}
+			}
+		})
+	}
+}
+
+// appsetRepos returns the repositories an ApplicationSet's input lists.
+func appsetRepos(t *testing.T, in v1alpha1.PluginParameters) []pr.Repo {
+	t.Helper()
+	var names []string
+	if err := json.Unmarshal(in[server.InRepositories].Raw, &names); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]pr.Repo, 0, len(names))
+	for _, s := range names {
+		r, err := pr.ParseRepo(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
 }
