@@ -134,7 +134,7 @@ func TestExampleCatalogMatchesAppSets(t *testing.T) {
 			if len(sets) == 0 {
 				t.Fatalf("no ApplicationSet under appsets/ deploys %s", svc.Repo)
 			}
-			catalog, err := server.ParseInput(server.ServiceInput(svc, c.server.ServiceInputs[name]), c.defaults([]pr.Repo{svc.Repo}))
+			catalog, err := server.ParseInput(server.ServiceParameters(svc, c.server.ServiceInputs[name]), c.defaults([]pr.Repo{svc.Repo}))
 			if err != nil {
 				t.Fatalf("services.%s.input: %v", name, err)
 			}

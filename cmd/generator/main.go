@@ -222,7 +222,9 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	}
 	cc := src.compose(cfg)
 	for _, r := range server.CatalogRepos(cfg.server.Services) {
-		st.Watch(r, cc.Targets[r.Key()].Label) // dependency targets, under their own label
+		if o, ok := cc.Targets[r.Key()]; ok {
+			st.Watch(r, o.Label) // dependency targets, under their own label
+		}
 	}
 	scfg := server.Config{
 		Token: cfg.token, Defaults: src.defaults(cfg), Source: st, Metrics: m, Gatherer: m.Registry, Logger: log,

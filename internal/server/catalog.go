@@ -44,10 +44,10 @@ func lifecycleDiff(a, b params.Options) []optionDiff {
 	return out
 }
 
-// ServiceInput returns the getparams input parameters of a catalog
-// service's input: its parameters, and repositories set to the service's
+// ServiceParameters returns a catalog service's input as getparams input
+// parameters: its parameters, and repositories set to the service's
 // repository.
-func ServiceInput(svc params.Service, in overlay.ServiceInput) v1alpha1.PluginParameters {
+func ServiceParameters(svc params.Service, in overlay.ServiceInput) v1alpha1.PluginParameters {
 	out := v1alpha1.PluginParameters{}
 	for k, v := range in.Params {
 		out[k] = apiextensionsv1.JSON{Raw: v}
@@ -83,7 +83,7 @@ func CatalogTargets(cfg *overlay.Config, d Defaults) (map[string]params.Options,
 		dd := d
 		dd.AllowedRepos = map[string]pr.Repo{svc.Repo.Key(): svc.Repo}
 		dd.Catalog = cfg.Services
-		parsed, err := ParseInput(ServiceInput(svc, in), dd)
+		parsed, err := ParseInput(ServiceParameters(svc, in), dd)
 		if err != nil {
 			var ie *InputError
 			if errors.As(err, &ie) {
