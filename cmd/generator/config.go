@@ -11,6 +11,7 @@ import (
 	"github.com/preview-generator/preview-generator/internal/overlay"
 	"github.com/preview-generator/preview-generator/internal/params"
 	"github.com/preview-generator/preview-generator/internal/pr"
+	"github.com/preview-generator/preview-generator/internal/server"
 )
 
 // demoToken is the plugin token --demo falls back to when none is given.
@@ -66,6 +67,9 @@ type config struct {
 	githubAppKey []byte
 	allowed      []pr.Repo
 	server       *overlay.Config
+	// targets are the options each catalog repository's PRs are judged
+	// under as dependency targets (server.CatalogTargets), by Repo.Key().
+	targets map[string]params.Options
 }
 
 // envName is the environment fallback of a flag: PREVIEW_<FLAG>.
@@ -293,6 +297,13 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("log-level", "%v", err)
+	}
+	// Each catalog service's input, checked like a getparams request, over
+	// the defaults just settled.
+	if t, err := server.CatalogTargets(c.server, c.defaults(nil)); err != nil {
+		bad("config", "%v", err)
+	} else {
+		c.targets = t
 	}
 	return errors.Join(errs...)
 }

@@ -170,8 +170,14 @@ func newSource(cfg *config, log *slog.Logger, m *metrics.Metrics) (*source, erro
 
 // defaults are the server-side defaults of getparams.
 func (src *source) defaults(cfg *config) server.Defaults {
+	return cfg.defaults(src.allowed)
+}
+
+// defaults are the server-side defaults of getparams with allowed as the
+// allow-list.
+func (cfg *config) defaults(allowed []pr.Repo) server.Defaults {
 	allow := map[string]pr.Repo{}
-	for _, r := range src.allowed {
+	for _, r := range allowed {
 		allow[r.Key()] = r
 	}
 	return server.Defaults{
@@ -185,7 +191,7 @@ func (src *source) defaults(cfg *config) server.Defaults {
 // compose is the server side of the overlay configs and dependencies.
 func (src *source) compose(cfg *config) compose.Config {
 	d := src.defaults(cfg)
-	return compose.Config{Overlay: cfg.server, Limits: cfg.server.Limits(cfg.MaxTTL, d.SizeProfiles), Targets: d.Options()}
+	return compose.Config{Overlay: cfg.server, Limits: cfg.server.Limits(cfg.MaxTTL, d.SizeProfiles), Targets: cfg.targets}
 }
 
 // store returns the store over the source; cache checks config files.
@@ -209,14 +215,23 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	}
 	cache := compose.NewCache()
 	st := src.store(cfg, store.Config{Interval: cfg.ResyncInterval, Logger: log, Metrics: m}, cache)
-	for _, r := range append(src.allowed, server.CatalogRepos(cfg.server.Services)...) {
+	for _, r := range src.allowed {
 		if err := st.Watch(r, cfg.Label); err != nil {
 			return err
 		}
 	}
+	cc := src.compose(cfg)
+	for _, r := range server.CatalogRepos(cfg.server.Services) {
+		if o, ok := cc.Targets[r.Key()]; ok {
+			// dependency targets, under their own label
+			if err := st.Watch(r, o.Label); err != nil {
+				return err
+			}
+		}
+	}
 	scfg := server.Config{
 		Token: cfg.token, Defaults: src.defaults(cfg), Source: st, Metrics: m, Gatherer: m.Registry, Logger: log,
-		Compose: src.compose(cfg), Cache: cache,
+		Compose: cc, Cache: cache,
 	}
 	var reporter *status.Reporter
 	if cfg.ConfigStatus && src.gh != nil {

@@ -120,17 +120,19 @@ func renderPR(ctx context.Context, cfg *config, rf renderFlags, repo pr.Repo, no
 	if err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
+	cc := src.compose(cfg)
+	if err := server.CheckCatalog(input, cc.Targets, cfg.server.Services); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
 
 	st := src.store(cfg, store.Config{ColdTimeout: 30 * time.Second}, compose.NewCache())
 	res, err := st.Get(ctx, []pr.Repo{repo}, input.Options.Label)
 	if err != nil {
 		return err
 	}
-	var targets store.Result
-	if cat := server.CatalogRepos(cfg.server.Services); len(cat) > 0 {
-		if targets, err = st.Get(ctx, cat, cfg.Label); err != nil {
-			return err
-		}
+	targets, err := server.TargetPRs(ctx, st, server.CatalogRepos(cfg.server.Services), cc.Targets)
+	if err != nil {
+		return err
 	}
 	var p *pr.PullRequest
 	for _, q := range res.All() {
@@ -148,7 +150,6 @@ func renderPR(ctx context.Context, cfg *config, rf renderFlags, repo pr.Repo, no
 		}
 		p.OverlaySHA, p.Problem = "", "" // the local file stands for the head's
 	}
-	cc := src.compose(cfg)
 	if ok, why := compose.Explain(*p, input.Options, cc, nil, now); !ok {
 		return fmt.Errorf("%s#%d has no preview under %s: %s", repo, rf.number, file, why)
 	}

@@ -174,6 +174,11 @@ func TestRenderLocalConfigAndParams(t *testing.T) {
 
 func TestRenderErrors(t *testing.T) {
 	t.Parallel()
+	// A catalog whose backend input disagrees with appsets/backend.yaml.
+	disagrees := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(disagrees, []byte(catalogFile("      ttl: 48h\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args []string
 		code int
@@ -186,6 +191,8 @@ func TestRenderErrors(t *testing.T) {
 		{[]string{"render", "--repo", "acme/backend", "--pr", "99"}, 1, "acme/backend#99 is not an open pull request"},
 		{[]string{"render", "--repo", "acme/backend", "--pr", "2"}, 1, "has no preview under appsets/backend.yaml: draft"},
 		{[]string{"render", "--repo", "acme/other", "--pr", "1"}, 1, "no ApplicationSet with a plugin generator lists acme/other"},
+		{[]string{"render", "--repo", "acme/backend", "--pr", "1", "--server-config", disagrees}, 1,
+			"appsets/backend.yaml: acme/backend is in the service catalog, whose services.backend.input declares other lifecycle options than this ApplicationSet asks for (ttl: ApplicationSet 72h, catalog 48h)"},
 	}
 	for _, tc := range tests {
 		var stdout, stderr bytes.Buffer

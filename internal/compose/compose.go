@@ -33,10 +33,12 @@ type Config struct {
 	Overlay *overlay.Config
 	// Limits are what a .preview.yaml is checked and capped against.
 	Limits overlay.Limits
-	// Targets are the options a dependency's target PR is judged under: the
-	// server's defaults (label, TTL, policy, domain), with the target's own
-	// .preview.yaml applied over them.
-	Targets params.Options
+	// Targets are the options the PRs of each catalog repository are judged
+	// under as dependency targets, keyed by pr.Repo.Key(): those of the
+	// ApplicationSet that deploys the repository (its label, TTL, policy and
+	// domain), with the target's own .preview.yaml applied over them. A PR
+	// of a repository without an entry is never a target.
+	Targets map[string]params.Options
 }
 
 // Answer is the result of one composition.
@@ -60,11 +62,12 @@ func Compose(prs, catalogPRs []pr.PullRequest, o params.Options, cfg Config, cac
 	o.Now = now
 	var cands []params.Candidate
 	for _, p := range catalogPRs {
-		if !p.HasLabel(cfg.Targets.Label) {
+		t, ok := cfg.Targets[p.Repo.Key()]
+		if !ok || !p.HasLabel(t.Label) {
 			continue // cheap path: overlay configs cannot add a label
 		}
 		f, _ := cache.file(cfg, p)
-		eff, _ := overlay.Apply(cfg.Targets, f, cfg.Limits)
+		eff, _ := overlay.Apply(t, f, cfg.Limits)
 		cands = append(cands, params.Candidate{PR: p, Options: eff})
 	}
 	live := params.NewPreviews(cands)

@@ -44,7 +44,7 @@ func setup(t *testing.T) (Config, params.Options) {
 		Label: "preview", TTL: 72 * time.Hour, Domain: "preview.example.com", Registry: "ghcr.io/{owner}",
 		ImageTemplate: "{registry}/{repo}:pr-{number}-{head_short_sha}", BasicAuth: true, SeedVersion: "v1", SizeProfile: "small",
 	}
-	return Config{Overlay: oc, Limits: oc.Limits(168*time.Hour, nil), Targets: o}, o
+	return Config{Overlay: oc, Limits: oc.Limits(168*time.Hour, nil), Targets: map[string]params.Options{backend.Key(): o}}, o
 }
 
 func only(t *testing.T) func(Answer, error) map[string]string {
@@ -232,5 +232,79 @@ func TestFiltersAndSorts(t *testing.T) {
 	empty, err := Compose(nil, nil, o, cfg, NewCache(), now)
 	if err != nil || empty.Params == nil || len(empty.Params) != 0 || !empty.ValidUntil.IsZero() {
 		t.Errorf("no PRs = %#v, %v; want a non-nil empty list that never expires", empty, err)
+	}
+}
+
+// A dependency target is judged under the options of the ApplicationSet
+// that deploys it (cfg.Targets for its repository), not under the server's
+// defaults nor the dependent preview's options: a target Argo CD would not
+// list is never a target.
+func TestTargetJudgedUnderItsRepositoryOptions(t *testing.T) {
+	t.Parallel()
+	cfg, o := setup(t) // the frontend's options: the server defaults, ttl 72h, label preview
+	fe := mkPR(frontend, 7, "fffffff7", "dependencies:\n  backend: pr-1\n")
+	target := params.PreviewName("acme", "backend", 1)
+	active := func(ago time.Duration, labels ...string) pr.PullRequest {
+		p := mkPR(backend, 1, "aaaaaaa1", "")
+		p.UpdatedAt = now.Add(-ago)
+		p.Labels = labels
+		return p
+	}
+	draft := active(time.Hour, "preview")
+	draft.Draft = true
+	tests := []struct {
+		name   string
+		target func(*params.Options) // the backend ApplicationSet's options, from the server defaults
+		be     pr.PullRequest
+		want   map[string]string // dep_backend_* keys
+		until  time.Time         // the answer's ValidUntil
+	}{
+		{"own ttl 48h: gone after 48h although the default is 72h", func(t *params.Options) { t.TTL = 48 * time.Hour },
+			active(49*time.Hour, "preview"),
+			map[string]string{"target": "staging", "reason": params.ReasonExpired}, now.Add(71 * time.Hour)},
+		{"own ttl 48h: live before, and the answer expires with it", func(t *params.Options) { t.TTL = 48 * time.Hour },
+			active(47*time.Hour, "preview"),
+			map[string]string{"target": "pr-1", "public_url": "https://" + target + ".preview.example.com"}, now.Add(time.Hour)},
+		{"own label deploy-preview: a target with it", func(t *params.Options) { t.Label = "deploy-preview" },
+			active(time.Hour, "deploy-preview"),
+			map[string]string{"target": "pr-1"}, now.Add(71 * time.Hour)},
+		{"own label deploy-preview: not a target with the default label", func(t *params.Options) { t.Label = "deploy-preview" },
+			active(time.Hour, "preview"),
+			map[string]string{"target": "staging"}, now.Add(71 * time.Hour)},
+		{"draft, input without includeDrafts", func(*params.Options) {},
+			draft, map[string]string{"target": "staging", "reason": params.ReasonDraft}, now.Add(71 * time.Hour)},
+		{"draft, input with includeDrafts", func(t *params.Options) { t.IncludeDrafts = true },
+			draft, map[string]string{"target": "pr-1"}, now.Add(71 * time.Hour)},
+		{"public_url in the target's domain", func(t *params.Options) { t.Domain = "pr.example.org" },
+			active(time.Hour, "preview"),
+			map[string]string{"target": "pr-1", "public_url": "https://" + target + ".pr.example.org"}, now.Add(71 * time.Hour)},
+		{"repository without options: never a target", nil,
+			active(time.Hour, "preview"),
+			map[string]string{"target": "staging", "reason": params.ReasonNotFound}, now.Add(71 * time.Hour)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := cfg
+			c.Targets = map[string]params.Options{}
+			if tc.target != nil {
+				bo := o
+				tc.target(&bo)
+				c.Targets[backend.Key()] = bo
+			}
+			a, err := Compose([]pr.PullRequest{fe}, []pr.PullRequest{tc.be}, o, c, NewCache(), now)
+			m := onlyOf(t, a, err)
+			for k, v := range tc.want {
+				if got := m[params.DepParam("backend", k)]; got != v {
+					t.Errorf("dep_backend_%s = %q, want %q (%v)", k, got, v, depKeys(m))
+				}
+			}
+			if m["host"] != "frontend-pr-7-cdf85e.preview.example.com" {
+				t.Errorf("host = %q: the dependent preview keeps its own domain", m["host"])
+			}
+			if !a.ValidUntil.Equal(tc.until) {
+				t.Errorf("ValidUntil = %v, want %v", a.ValidUntil, tc.until)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"path"
@@ -35,6 +36,60 @@ type Config struct {
 	SizeProfiles []string
 	// Services is the service catalog: what a dependency name means.
 	Services params.Catalog
+	// ServiceInputs holds, for every service of Services (same keys), the
+	// ApplicationSet input the service's repository is deployed with
+	// (services.<name>.input); see ServiceInput.
+	ServiceInputs map[string]ServiceInput
+}
+
+// ServiceInput is the `input:` of one catalog service: the plugin input
+// parameters of the ApplicationSet that deploys the service's repository,
+// less repositories (the service's repository). It is the single source of
+// truth for how that repository's previews live (label, ttl, policy,
+// domain): they are judged under it as dependency targets, and getparams
+// refuses an ApplicationSet of that repository that asks for other values.
+//
+// Keys and value types are checked here; values are checked at start-up by
+// the same code that checks a getparams request (server.ParseInput).
+type ServiceInput struct {
+	// Params maps each given parameter to its value as JSON, as Argo CD
+	// would send it. nil when the service has no input: (server defaults).
+	Params map[string]json.RawMessage
+	// File is the config file's name, Path "services.<name>.input".
+	File, Path string
+	// Line is the line of input: (of the service when there is none);
+	// Lines has the line of each parameter.
+	Line  int
+	Lines map[string]int
+}
+
+// FieldError locates a problem with parameter key of the input (the input
+// as a whole when key is empty).
+func (in ServiceInput) FieldError(key, msg string) *FieldError {
+	e := &FieldError{File: in.File, Line: in.Line, Path: in.Path, Msg: msg}
+	if key != "" {
+		e.Path = join(in.Path, key)
+		if l, ok := in.Lines[key]; ok {
+			e.Line = l
+		}
+	}
+	return e
+}
+
+// The value types of the ApplicationSet input parameters a catalog
+// service's input may set: the same keys and JSON types as a getparams
+// request, less repositories.
+var (
+	serviceInputStrings = []string{"label", "ttl", "domain", "image", "registry", "seedVersion", "migrateCommand", "sizeProfile"}
+	serviceInputBools   = []string{"includeDrafts", "includeForks", "excludeBots", "database", "basicAuth", "redis", "mongodb"}
+)
+
+// ServiceInputKeys returns the parameter keys a catalog service's input
+// accepts, sorted.
+func ServiceInputKeys() []string {
+	out := slices.Concat(serviceInputStrings, serviceInputBools, []string{InputDependencies})
+	slices.Sort(out)
+	return out
 }
 
 // OverlayConfig says whether and how .preview.yaml is read.
@@ -62,7 +117,7 @@ func DefaultConfig() *Config {
 	return &Config{
 		Version:  Version,
 		Overlay:  OverlayConfig{Enabled: true, Path: DefaultPath, MaxEnv: DefaultMaxEnv},
-		Services: params.Catalog{},
+		Services: params.Catalog{}, ServiceInputs: map[string]ServiceInput{},
 	}
 }
 
@@ -119,7 +174,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 				})
 			},
 			"sizeProfiles": func(p pair) { c.SizeProfiles = d.profiles(p) },
-			"services":     func(p pair) { c.Services = d.services(p) },
+			"services":     func(p pair) { c.Services, c.ServiceInputs = d.services(p) },
 		})
 		if c.Defaults.TTL > 0 && c.Defaults.MaxTTL > 0 && c.Defaults.TTL > c.Defaults.MaxTTL {
 			d.errs = append(d.errs, &FieldError{File: name, Line: lines["defaults.ttl"], Path: "defaults.ttl",
@@ -201,11 +256,11 @@ func (d *decoder) profiles(p pair) []string {
 	return out
 }
 
-func (d *decoder) services(p pair) params.Catalog {
-	cat := params.Catalog{}
+func (d *decoder) services(p pair) (params.Catalog, map[string]ServiceInput) {
+	cat, inputs := params.Catalog{}, map[string]ServiceInput{}
 	pairs, ok := d.mapping(p.v, p.path)
 	if !ok {
-		return cat
+		return cat, inputs
 	}
 	for _, q := range pairs {
 		if !params.ValidServiceName(q.key) {
@@ -213,8 +268,10 @@ func (d *decoder) services(p pair) params.Catalog {
 			continue
 		}
 		s := params.Service{Name: q.key}
+		in := ServiceInput{File: d.file, Path: join(q.path, "input"), Line: q.k.Line}
 		var set = map[string]bool{}
 		d.fields(q.v, q.path, map[string]func(pair){
+			"input": func(r pair) { in = d.serviceInput(r) },
 			"repository": func(r pair) {
 				set[r.key] = true
 				v, ok := d.str(r.v, r.path)
@@ -291,8 +348,65 @@ func (d *decoder) services(p pair) params.Catalog {
 			}
 		}
 		cat[q.key] = s
+		inputs[q.key] = in
 	}
-	return cat
+	return cat, inputs
+}
+
+// serviceInput decodes services.<name>.input strictly: known keys, each
+// with the JSON type a getparams request must give it.
+func (d *decoder) serviceInput(p pair) ServiceInput {
+	in := ServiceInput{File: d.file, Path: p.path, Line: p.k.Line, Params: map[string]json.RawMessage{}, Lines: map[string]int{}}
+	set := func(q pair, v any) {
+		b, _ := json.Marshal(v) // strings, booleans and string maps: cannot fail
+		in.Params[q.key] = b
+		in.Lines[q.key] = q.k.Line
+	}
+	known := map[string]func(pair){
+		InputDependencies: func(q pair) {
+			pairs, ok := d.mapping(q.v, q.path)
+			if !ok {
+				return
+			}
+			m := map[string]string{}
+			for _, t := range pairs {
+				if v, ok := d.str(t.v, t.path); ok {
+					m[t.key] = v
+				}
+			}
+			set(q, m)
+		},
+	}
+	for _, k := range serviceInputStrings {
+		known[k] = func(q pair) {
+			if v, ok := d.str(q.v, q.path); ok {
+				set(q, v)
+			}
+		}
+	}
+	for _, k := range serviceInputBools {
+		known[k] = func(q pair) {
+			if v, ok := d.boolean(q.v, q.path); ok {
+				set(q, *v)
+			}
+		}
+	}
+	pairs, ok := d.mapping(p.v, p.path)
+	if !ok {
+		return in
+	}
+	for _, q := range pairs {
+		f, ok := known[q.key]
+		switch {
+		case ok:
+			f(q)
+		case q.key == "repositories":
+			d.fail(q.k, q.path, "not allowed here: the ApplicationSet's repositories is the service's repository")
+		default:
+			d.fail(q.k, q.path, "unknown input parameter (known: %s)", strings.Join(ServiceInputKeys(), ", "))
+		}
+	}
+	return in
 }
 
 // url decodes an absolute http(s) URL without credentials.

@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"encoding/json"
 	"os"
 	"reflect"
 	"strings"
@@ -42,6 +43,13 @@ func TestParseConfigDocumentedExample(t *testing.T) {
 			},
 		},
 	}
+	at := func(name string, line int) ServiceInput {
+		return ServiceInput{File: "config.yaml", Path: "services." + name + ".input", Line: line}
+	}
+	payments := at("payments", 37)
+	payments.Params = map[string]json.RawMessage{"label": json.RawMessage(`"preview"`), "ttl": json.RawMessage(`"48h"`), "database": json.RawMessage(`true`)}
+	payments.Lines = map[string]int{"label": 38, "ttl": 39, "database": 40}
+	want.ServiceInputs = map[string]ServiceInput{"payments": payments, "search": at("search", 41), "accounts": at("accounts", 48)}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}
@@ -141,7 +149,7 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"staging namespace bad", strings.Replace(svc(full), "namespace: staging", "namespace: Staging", 1),
 			`c.yaml: line 8: services.payments.staging.namespace: "Staging" is not a namespace name (DNS-1123 label)`},
 		{"unknown service field", validService + "    team: core\n",
-			`c.yaml: line 10: services.payments.team: unknown field (known: port, repository, service, staging)`},
+			`c.yaml: line 10: services.payments.team: unknown field (known: input, port, repository, service, staging)`},
 		{"version 2", "version: 2",
 			`c.yaml: line 1: version: 2 is not supported (this server reads version 1)`},
 	}
@@ -151,6 +159,110 @@ func TestParseConfigInvalid(t *testing.T) {
 			c, err := ParseConfig("c.yaml", []byte(tc.in))
 			if err == nil {
 				t.Fatalf("accepted: %+v", c)
+			}
+			if err.Error() != tc.want {
+				t.Errorf("error:\n%s\nwant:\n%s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseServiceInput(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, input string
+		want        map[string]string // parameter → JSON value; nil: no input
+		lines       map[string]int
+	}{
+		{"absent", "", nil, nil},
+		{"empty", "    input: {}\n", map[string]string{}, map[string]int{}},
+		{"lifecycle", "    input:\n      label: deploy-preview\n      ttl: 48h\n      includeDrafts: true\n      excludeBots: false\n      domain: pr.example.org\n",
+			map[string]string{"label": `"deploy-preview"`, "ttl": `"48h"`, "includeDrafts": "true", "excludeBots": "false", "domain": `"pr.example.org"`},
+			map[string]int{"label": 11, "ttl": 12, "includeDrafts": 13, "excludeBots": 14, "domain": 15}},
+		{"every other key", "    input:\n      image: '{registry}/x:{head_sha}'\n      registry: ghcr.io/acme\n      includeForks: true\n" +
+			"      database: true\n      basicAuth: false\n      redis: true\n      mongodb: true\n      seedVersion: v2\n" +
+			"      migrateCommand: make migrate\n      sizeProfile: large\n      dependencies:\n        payments: pr-3\n",
+			map[string]string{"image": `"{registry}/x:{head_sha}"`, "registry": `"ghcr.io/acme"`, "includeForks": "true",
+				"database": "true", "basicAuth": "false", "redis": "true", "mongodb": "true", "seedVersion": `"v2"`,
+				"migrateCommand": `"make migrate"`, "sizeProfile": `"large"`, "dependencies": `{"payments":"pr-3"}`},
+			map[string]int{"image": 11, "registry": 12, "includeForks": 13, "database": 14, "basicAuth": 15, "redis": 16,
+				"mongodb": 17, "seedVersion": 18, "migrateCommand": 19, "sizeProfile": 20, "dependencies": 21}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := ParseConfig("c.yaml", []byte(validService+tc.input))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, ok := c.ServiceInputs["payments"]
+			if !ok {
+				t.Fatal("no ServiceInputs entry for payments")
+			}
+			if in.File != "c.yaml" || in.Path != "services.payments.input" {
+				t.Errorf("File, Path = %q, %q", in.File, in.Path)
+			}
+			if (tc.want == nil) != (in.Params == nil) {
+				t.Fatalf("Params = %v, want nil: %t", in.Params, tc.want == nil)
+			}
+			got := map[string]string{}
+			for k, v := range in.Params {
+				got[k] = string(v)
+			}
+			if tc.want != nil && !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Params = %v, want %v", got, tc.want)
+			}
+			if len(tc.lines) > 0 && !reflect.DeepEqual(in.Lines, tc.lines) {
+				t.Errorf("Lines = %v, want %v", in.Lines, tc.lines)
+			}
+			wantLine := 3 // the service itself when there is no input:
+			if tc.want != nil {
+				wantLine = 10
+			}
+			if in.Line != wantLine {
+				t.Errorf("Line = %d, want %d", in.Line, wantLine)
+			}
+			if e := in.FieldError("ttl", "bad").Error(); tc.lines["ttl"] > 0 && e != "c.yaml: line 12: services.payments.input.ttl: bad" {
+				t.Errorf("FieldError = %q", e)
+			}
+		})
+	}
+}
+
+func TestParseServiceInputInvalid(t *testing.T) {
+	t.Parallel()
+	known := "basicAuth, database, dependencies, domain, excludeBots, image, includeDrafts, includeForks, label, migrateCommand, mongodb, redis, registry, seedVersion, sizeProfile, ttl"
+	tests := []struct {
+		name, input, want string
+	}{
+		{"not a mapping", "    input: ttl=48h\n",
+			`c.yaml: line 10: services.payments.input: want a mapping, got the string "ttl=48h"`},
+		{"unknown key", "    input:\n      tll: 48h\n",
+			`c.yaml: line 11: services.payments.input.tll: unknown input parameter (known: ` + known + `)`},
+		{"repositories", "    input:\n      repositories: [acme/payments]\n",
+			`c.yaml: line 11: services.payments.input.repositories: not allowed here: the ApplicationSet's repositories is the service's repository`},
+		{"bool as string", "    input:\n      includeDrafts: \"true\"\n",
+			`c.yaml: line 11: services.payments.input.includeDrafts: want true or false, got the string "true"`},
+		{"string as number", "    input:\n      seedVersion: 2\n",
+			`c.yaml: line 11: services.payments.input.seedVersion: want a string, got the number 2`},
+		{"ttl as list", "    input:\n      label: preview\n      ttl: [48h]\n",
+			`c.yaml: line 12: services.payments.input.ttl: want a string, got a list`},
+		{"dependencies a list", "    input:\n      dependencies: [payments]\n",
+			`c.yaml: line 11: services.payments.input.dependencies: want a mapping, got a list`},
+		{"dependency target a number", "    input:\n      dependencies:\n        payments: 3\n",
+			`c.yaml: line 12: services.payments.input.dependencies.payments: want a string, got the number 3`},
+		{"duplicate key", "    input:\n      ttl: 48h\n      ttl: 24h\n",
+			`c.yaml: line 12: services.payments.input.ttl: duplicate key (first on line 11)`},
+		{"two problems", "    input:\n      label: true\n      drafts: true\n",
+			"c.yaml: line 11: services.payments.input.label: want a string, got the boolean true\n" +
+				"c.yaml: line 12: services.payments.input.drafts: unknown input parameter (known: " + known + ")"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := ParseConfig("c.yaml", []byte(validService+tc.input))
+			if err == nil {
+				t.Fatalf("accepted: %+v", c.ServiceInputs)
 			}
 			if err.Error() != tc.want {
 				t.Errorf("error:\n%s\nwant:\n%s", err, tc.want)

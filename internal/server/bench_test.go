@@ -138,7 +138,7 @@ func BenchmarkBuildParams(b *testing.B) {
 			}
 			o := testDefaults().Options()
 			oc := overlay.DefaultConfig()
-			cfg := compose.Config{Overlay: oc, Limits: oc.Limits(168*time.Hour, nil), Targets: o}
+			cfg := compose.Config{Overlay: oc, Limits: oc.Limits(168*time.Hour, nil)}
 			book := compose.NewCache()
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -72,8 +73,8 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Compose is the server side of the overlay configs and dependencies;
-	// a nil Compose.Overlay means overlay.DefaultConfig(). Compose.Targets
-	// is filled from Defaults when its Label is empty.
+	// a nil Compose.Overlay means overlay.DefaultConfig(). A catalog
+	// repository without an entry in Compose.Targets gets Defaults.Options().
 	Compose compose.Config
 	// Cache keeps parsed overlay configs; nil makes a new one.
 	Cache *compose.Cache
@@ -162,13 +163,21 @@ func New(cfg Config) *Server {
 	if cfg.Compose.Overlay == nil {
 		cfg.Compose.Overlay = overlay.DefaultConfig()
 	}
-	if cfg.Compose.Targets.Label == "" {
-		cfg.Compose.Targets = cfg.Defaults.Options()
+	catalog := CatalogRepos(cfg.Compose.Overlay.Services)
+	targets := maps.Clone(cfg.Compose.Targets)
+	if targets == nil {
+		targets = map[string]params.Options{}
 	}
+	for _, r := range catalog {
+		if _, ok := targets[r.Key()]; !ok {
+			targets[r.Key()] = cfg.Defaults.Options()
+		}
+	}
+	cfg.Compose.Targets = targets
 	if cfg.Cache == nil {
 		cfg.Cache = compose.NewCache()
 	}
-	s := &Server{cfg: cfg, cache: map[string]*answer{}, catalog: CatalogRepos(cfg.Compose.Overlay.Services)}
+	s := &Server{cfg: cfg, cache: map[string]*answer{}, catalog: catalog}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -289,6 +298,10 @@ func (s *Server) getParams(c echo.Context) error {
 		s.paramsError("bad_input")
 		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
 	}
+	if err := CheckCatalog(in, s.cfg.Compose.Targets, s.cfg.Compose.Overlay.Services); err != nil {
+		s.paramsError("bad_input")
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
 	ctx := c.Request().Context()
 	res, err := s.cfg.Source.Get(ctx, in.Repos, in.Options.Label)
 	if errors.Is(err, store.ErrTooManyLabels) {
@@ -303,7 +316,7 @@ func (s *Server) getParams(c echo.Context) error {
 	}
 	var targets store.Result
 	if len(s.catalog) > 0 {
-		targets, err = s.cfg.Source.Get(ctx, s.catalog, s.cfg.Compose.Targets.Label)
+		targets, err = TargetPRs(ctx, s.cfg.Source, s.catalog, s.cfg.Compose.Targets)
 		if err != nil {
 			s.paramsError("unavailable")
 			s.cfg.Logger.Error("getparams unavailable: dependency targets unknown", "applicationSet", req.ApplicationSetName, "error", err)
@@ -461,6 +474,36 @@ func CatalogRepos(cat params.Catalog) []pr.Repo {
 	}
 	slices.SortFunc(out, func(a, b pr.Repo) int { return strings.Compare(a.Key(), b.Key()) })
 	return out
+}
+
+// TargetPRs returns the open pull requests of the catalog repositories
+// repos, the possible dependency targets, each repository read with the
+// label of its options in targets (one Source.Get per label). A repository
+// without options is left out: none of its PRs can be a target. The
+// Generation is the oldest of the reads.
+func TargetPRs(ctx context.Context, src Source, repos []pr.Repo, targets map[string]params.Options) (store.Result, error) {
+	byLabel := map[string][]pr.Repo{}
+	for _, r := range repos {
+		if o, ok := targets[r.Key()]; ok {
+			byLabel[o.Label] = append(byLabel[o.Label], r)
+		}
+	}
+	var out store.Result
+	for i, label := range slices.Sorted(maps.Keys(byLabel)) {
+		res, err := src.Get(ctx, byLabel[label], label)
+		if err != nil {
+			return store.Result{}, fmt.Errorf("label %q: %w", label, err)
+		}
+		out.Lists = append(out.Lists, res.Lists...)
+		out.Stale = append(out.Stale, res.Stale...)
+		if out.OldestSync.IsZero() || res.OldestSync.Before(out.OldestSync) {
+			out.OldestSync = res.OldestSync
+		}
+		if i == 0 || res.Generation < out.Generation {
+			out.Generation = res.Generation
+		}
+	}
+	return out, nil
 }
 
 // reply is Argo CD's plugin response: {"output": {"parameters": [...]}}.

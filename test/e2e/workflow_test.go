@@ -40,7 +40,9 @@ const (
 	// serverConfig, namespace = the preview's name.
 	backendPR1InCluster = "http://app." + backendPR1 + ".svc.cluster.local:80"
 	backendStaging      = "https://backend.staging.example.com"
-	// serverConfig is the generator's --config: the service catalog that gives "backend" meaning.
+	// serverConfig is the generator's --config: the service catalog that gives "backend" meaning,
+	// with the backend ApplicationSet's input (its lifecycle options: the ttl below, added to every
+	// ApplicationSet by extraInput), which getparams requires that ApplicationSet to agree with.
 	serverConfig = `version: 1
 services:
   backend:
@@ -50,6 +52,8 @@ services:
     staging:
       url: https://backend.staging.example.com
       namespace: staging
+    input:
+      ttl: 1h
 `
 	previewLabel = "preview"
 	pluginToken  = "e2e-plugin-token"
@@ -59,7 +63,8 @@ services:
 	// appsets/ may say otherwise; it is rewritten and reported with the timings).
 	requeueSeconds = 5
 	resync         = 2 * time.Second
-	// ttl is the ApplicationSets' input ttl: short enough to let one PR outlive it.
+	// ttl is the ApplicationSets' input ttl: short enough to let one PR outlive it. serverConfig
+	// declares it for the backend.
 	ttl = time.Hour
 
 	sha1 = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
