@@ -2,7 +2,6 @@ package github
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -13,9 +12,8 @@ import (
 func benchServer(b *testing.B, prs int) *githubtest.Server {
 	b.Helper()
 	srv := githubtest.NewServer(b)
-	for n := 1; n <= prs; n++ {
-		srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: fmt.Sprintf("%040x", n), Labels: []string{"preview"}})
-	}
+	openN(srv, "acme/backend", prs)
+	srv.SetRateLimit(1<<30, 1<<30, time.Now().Add(time.Hour))
 	return srv
 }
 
@@ -29,18 +27,17 @@ func benchClient(b *testing.B, srv *githubtest.Server) *Client {
 }
 
 // BenchmarkResyncUnchanged measures the steady state: listing a repository
-// of 100 labelled pull requests that did not change (1 list page and 100
-// event pages, all 304; commits cached).
+// of 300 open pull requests that did not change (3 list pages, all 304).
 func BenchmarkResyncUnchanged(b *testing.B) {
-	srv := benchServer(b, 100)
+	srv := benchServer(b, 300)
 	c := benchClient(b, srv)
 	ctx := context.Background()
-	if _, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"}); err != nil {
+	if _, err := c.ListOpenPullRequests(ctx, backend); err != nil {
 		b.Fatal(err)
 	}
 	srv.ResetCounts()
 	for b.Loop() {
-		if _, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"}); err != nil {
+		if _, err := c.ListOpenPullRequests(ctx, backend); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -48,14 +45,14 @@ func BenchmarkResyncUnchanged(b *testing.B) {
 	b.ReportMetric(float64(srv.Count("", 200))/float64(b.N), "rate-spent/op")
 }
 
-// BenchmarkListCold measures a first listing of 100 labelled pull requests
-// (1 list page, 100 event pages, 100 commits).
+// BenchmarkListCold measures a first listing of 300 open pull requests
+// (pages 1, 3, 2, 1: three 200s and a 304).
 func BenchmarkListCold(b *testing.B) {
-	srv := benchServer(b, 100)
+	srv := benchServer(b, 300)
 	ctx := context.Background()
 	for b.Loop() {
 		c := benchClient(b, srv)
-		if _, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"}); err != nil {
+		if _, err := c.ListOpenPullRequests(ctx, backend); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -63,16 +60,15 @@ func BenchmarkListCold(b *testing.B) {
 }
 
 // BenchmarkRetainedPerPR measures the heap a client keeps after a first
-// listing of 1000 labelled pull requests, per pull request: the listing
-// itself plus what its caches hold for the next resync (the page, events
-// and commit caches). The fake runs in the same process, so its request log
-// is cleared and its renderings are warmed up before measuring.
+// listing of 1000 open pull requests, per pull request: the listing itself
+// plus the list pages its cache holds for the next resync. The fake runs in
+// the same process, so its request log is cleared and its renderings are
+// warmed up before measuring.
 func BenchmarkRetainedPerPR(b *testing.B) {
 	const prs = 1000
 	srv := benchServer(b, prs)
-	srv.SetRateLimit(1<<30, 1<<30, time.Now().Add(time.Hour))
 	ctx := context.Background()
-	if _, err := benchClient(b, srv).ListOpenPullRequests(ctx, backend, []string{"preview"}); err != nil {
+	if _, err := benchClient(b, srv).ListOpenPullRequests(ctx, backend); err != nil {
 		b.Fatal(err)
 	}
 	heap := func() int64 {
@@ -86,7 +82,7 @@ func BenchmarkRetainedPerPR(b *testing.B) {
 	for b.Loop() {
 		before := heap()
 		c := benchClient(b, srv)
-		got, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+		got, err := c.ListOpenPullRequests(ctx, backend)
 		if err != nil || len(got) != prs {
 			b.Fatalf("listed %d pull requests (%v), want %d", len(got), err, prs)
 		}

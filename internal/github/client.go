@@ -35,11 +35,15 @@ const (
 
 const (
 	perPage          = 100
-	maxPages         = 1000 // 100 000 items: a guard against a Link loop
 	fetchConcurrency = 4
 	etagMaxBytes     = 64 << 20
 	contentsMaxBytes = 16 << 20
 )
+
+// maxPages bounds the page reads of one listing (100 000 items): a guard
+// against a Link loop. It is a variable only so that tests can lower it;
+// nothing else changes it.
+var maxPages = 1000
 
 // Config configures a Client. Give either Token or the GitHub App triple
 // (AppID, InstallationID, AppPrivateKey), or neither for anonymous access.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -51,10 +51,18 @@ func (m *recMetrics) count(key string) int {
 	return m.requests[key]
 }
 
+func (m *recMetrics) rate() (remaining, limit int, reset time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.remaining, m.limit, m.reset
+}
+
 func newTestClient(t *testing.T, srv *githubtest.Server, mod ...func(*Config)) (*Client, *recMetrics) {
 	t.Helper()
 	m := &recMetrics{}
-	cfg := Config{BaseURL: srv.URL(), Token: "t0ken", Metrics: m, HTTPClient: srv.Client(), Timeout: 5 * time.Second}
+	// A long timeout: the race detector and a busy machine make a page of
+	// 100 pull requests slow to serve and decode.
+	cfg := Config{BaseURL: srv.URL(), Token: "t0ken", Metrics: m, HTTPClient: srv.Client(), Timeout: 60 * time.Second}
 	for _, f := range mod {
 		f(&cfg)
 	}
@@ -65,12 +73,58 @@ func newTestClient(t *testing.T, srv *githubtest.Server, mod ...func(*Config)) (
 	return c, m
 }
 
+// openN opens pull requests #1..#n of repo, created one minute apart in
+// number order (the fake's default), so the oldest-first listing is in
+// number order.
+func openN(srv *githubtest.Server, repo string, n int) {
+	for i := 1; i <= n; i++ {
+		srv.OpenPR(githubtest.PullRequest{Repo: repo, Number: i, HeadSHA: fmt.Sprintf("%040x", i)})
+	}
+}
+
 func byNumber(prs []pr.PullRequest) map[int]pr.PullRequest {
 	m := map[int]pr.PullRequest{}
 	for _, p := range prs {
 		m[p.Number] = p
 	}
 	return m
+}
+
+func numbers(prs []pr.PullRequest) []int {
+	out := make([]int, 0, len(prs))
+	for _, p := range prs {
+		out = append(out, p.Number)
+	}
+	return out
+}
+
+// openNumbers returns the numbers of the fake's open pull requests of repo.
+func openNumbers(srv *githubtest.Server, repo string) []int {
+	out := []int{}
+	for _, p := range srv.OpenPRs(repo) {
+		out = append(out, p.Number)
+	}
+	return out
+}
+
+// listPages returns the pages of the list requests the fake served, in
+// order, and fails the test on a list request that does not ask for 100
+// open pull requests, oldest first.
+func listPages(t *testing.T, srv *githubtest.Server) []int {
+	t.Helper()
+	var pages []int
+	for _, r := range srv.Requests() {
+		if r.Route != githubtest.RoutePullsList {
+			continue
+		}
+		for _, q := range []string{"state=open", "sort=created", "direction=asc", "per_page=100"} {
+			if !strings.Contains(r.Query, q) {
+				t.Errorf("list request %s?%s without %s", r.Path, r.Query, q)
+			}
+		}
+		pages = append(pages, r.Page)
+	}
+	return pages
 }
 
 func TestListOpenPullRequestsFields(t *testing.T) {
@@ -97,37 +151,37 @@ func TestListOpenPullRequestsFields(t *testing.T) {
 	})
 	srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 16, HeadSHA: strings.Repeat("e", 40), CreatedAt: t0})
 	srv.ClosePR("acme/backend", 16, t0.Add(time.Minute))
+	srv.Comment("acme/backend", 13, t0.Add(30*time.Minute))
 
 	c, _ := newTestClient(t, srv)
-	got, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+	got, err := c.ListOpenPullRequests(context.Background(), backend)
 	if err != nil {
 		t.Fatalf("ListOpenPullRequests: %v", err)
 	}
 	want := []pr.PullRequest{
-		// Newest first, as GitHub lists them; #16 is closed.
+		// By number; #16 is closed. UpdatedAt is GitHub's updated_at.
 		{
-			Repo: backend, Number: 15, Title: "Deleted fork", Author: "eve", Labels: []string{},
-			HeadBranch: "x", BaseBranch: "main", HeadSHA: strings.Repeat("d", 40),
-			HTMLURL: "https://github.com/acme/backend/pull/15", CreatedAt: t0,
-		},
-		{
-			Repo: backend, Number: 14, Title: "Bump lib", Author: "dependabot[bot]", AuthorIsBot: true, Draft: true,
-			Labels: []string{}, HeadBranch: "dependabot/go/lib", BaseBranch: "develop", HeadSHA: strings.Repeat("c", 40),
-			HeadRepo: backend, HTMLURL: "https://github.com/acme/backend/pull/14", CreatedAt: t0.Add(-time.Hour),
+			Repo: backend, Number: 12, Title: "Add login", Author: "octocat", Labels: []string{"preview", "bug"},
+			HeadBranch: "feature/login", BaseBranch: "main", HeadSHA: strings.Repeat("a", 40),
+			HeadRepo: backend, HTMLURL: "https://github.com/acme/backend/pull/12",
+			CreatedAt: t0.Add(-3 * time.Hour), UpdatedAt: t0.Add(-3 * time.Hour),
 		},
 		{
 			Repo: backend, Number: 13, Title: "From a fork", Author: "mallory", Labels: []string{"preview"},
 			HeadBranch: "main", BaseBranch: "main", HeadSHA: strings.Repeat("b", 40),
 			HeadRepo: pr.Repo{Owner: "mallory", Name: "backend"}, HTMLURL: "https://github.com/acme/backend/pull/13",
-			CreatedAt: t0.Add(-2 * time.Hour), HeadCommittedAt: t0.Add(-2 * time.Hour),
-			LabeledAt: map[string]time.Time{"preview": t0.Add(-2 * time.Hour)},
+			CreatedAt: t0.Add(-2 * time.Hour), UpdatedAt: t0.Add(30 * time.Minute),
 		},
 		{
-			Repo: backend, Number: 12, Title: "Add login", Author: "octocat", Labels: []string{"preview", "bug"},
-			HeadBranch: "feature/login", BaseBranch: "main", HeadSHA: strings.Repeat("a", 40),
-			HeadRepo: backend, HTMLURL: "https://github.com/acme/backend/pull/12",
-			CreatedAt: t0.Add(-3 * time.Hour), HeadCommittedAt: t0.Add(-2 * time.Hour),
-			LabeledAt: map[string]time.Time{"preview": t0.Add(-3 * time.Hour), "bug": t0.Add(-3 * time.Hour)},
+			Repo: backend, Number: 14, Title: "Bump lib", Author: "dependabot[bot]", AuthorIsBot: true, Draft: true,
+			Labels: []string{}, HeadBranch: "dependabot/go/lib", BaseBranch: "develop", HeadSHA: strings.Repeat("c", 40),
+			HeadRepo: backend, HTMLURL: "https://github.com/acme/backend/pull/14",
+			CreatedAt: t0.Add(-time.Hour), UpdatedAt: t0.Add(-time.Hour),
+		},
+		{
+			Repo: backend, Number: 15, Title: "Deleted fork", Author: "eve", Labels: []string{},
+			HeadBranch: "x", BaseBranch: "main", HeadSHA: strings.Repeat("d", 40),
+			HTMLURL: "https://github.com/acme/backend/pull/15", CreatedAt: t0, UpdatedAt: t0,
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -139,12 +193,9 @@ func TestListOpenPullRequestsFields(t *testing.T) {
 			t.Errorf("#%d IsFork = %v, want %v", n, gotByN[n].IsFork(), wantFork)
 		}
 	}
-	// Only the labelled PRs cost events and commit requests.
-	if n := srv.Count(githubtest.RouteIssueEvents, 0); n != 2 {
-		t.Errorf("issue events requests = %d, want 2 (#12 and #13)", n)
-	}
-	if n := srv.Count(githubtest.RouteCommitGet, 0); n != 2 {
-		t.Errorf("commit requests = %d, want 2", n)
+	// The list page is all a listing reads: no events, no commits.
+	if all, lists := srv.Count("", 0), srv.Count(githubtest.RoutePullsList, http.StatusOK); all != 1 || lists != 1 {
+		t.Errorf("listing made %d requests (%d list pages answered 200), want exactly 1 list page", all, lists)
 	}
 }
 
@@ -153,136 +204,189 @@ func TestListOpenPullRequestsEmptyRepo(t *testing.T) {
 	srv := githubtest.NewServer(t)
 	srv.AddRepo("acme/backend")
 	c, _ := newTestClient(t, srv)
-	got, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
-	if err != nil {
-		t.Fatalf("ListOpenPullRequests: %v", err)
-	}
-	if got == nil || len(got) != 0 {
-		t.Errorf("got %#v, want an empty non-nil slice", got)
-	}
-}
-
-func TestSecondListingIsConditional(t *testing.T) {
-	t.Parallel()
-	srv := githubtest.NewServer(t)
-	for n := 1; n <= 3; n++ {
-		srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: fmt.Sprintf("%040d", n), Labels: []string{"preview"}})
-	}
-	c, m := newTestClient(t, srv)
-	ctx := context.Background()
-	first, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
-	if err != nil {
-		t.Fatalf("first listing: %v", err)
-	}
-	if n := srv.Count("", http.StatusOK); n != 1+3+3 {
-		t.Fatalf("first listing: %d requests answered 200, want 7 (1 list page, 3 events, 3 commits)", n)
-	}
-	remaining := srv.RateRemaining()
-	srv.ResetCounts()
-
-	second, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
-	if err != nil {
-		t.Fatalf("second listing: %v", err)
-	}
-	if !reflect.DeepEqual(first, second) {
-		t.Errorf("second listing differs:\n%+v\n%+v", first, second)
-	}
-	if all, nm := srv.Count("", 0), srv.Count("", http.StatusNotModified); all != 4 || nm != 4 {
-		t.Errorf("second listing: %d requests, %d of them 304; want 4 and 4 (commits are cached)", all, nm)
-	}
-	if got := srv.RateRemaining(); got != remaining {
-		t.Errorf("rate remaining %d after the second listing, want unchanged %d", got, remaining)
-	}
-	if got := m.count("pulls.list not_modified"); got != 1 {
-		t.Errorf("metrics pulls.list not_modified = %d, want 1", got)
-	}
-	if got := m.count("issues.events not_modified"); got != 3 {
-		t.Errorf("metrics issues.events not_modified = %d, want 3", got)
-	}
-	if m.remaining != remaining || m.limit != 5000 {
-		t.Errorf("metrics rate = %d/%d, want %d/5000", m.remaining, m.limit, remaining)
-	}
-
-	// A change is seen: the list page and that PR's events are fetched again.
-	srv.ResetCounts()
-	srv.AddLabel("acme/backend", 2, "bug", t0)
-	third, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
-	if err != nil {
-		t.Fatalf("third listing: %v", err)
-	}
-	if got := byNumber(third)[2].Labels; !reflect.DeepEqual(got, []string{"preview", "bug"}) {
-		t.Errorf("#2 labels = %v, want [preview bug]", got)
-	}
-	if got := byNumber(third)[2].LabeledAt["bug"]; !got.Equal(t0) {
-		t.Errorf("#2 bug labeled at %v, want %v", got, t0)
-	}
-	if ok, nm := srv.Count("", http.StatusOK), srv.Count("", http.StatusNotModified); ok != 2 || nm != 2 {
-		t.Errorf("after a label change: %d answered 200 and %d 304, want 2 and 2", ok, nm)
-	}
-}
-
-func TestPagination(t *testing.T) {
-	t.Parallel()
-	srv := githubtest.NewServer(t)
-	for n := 1; n <= 250; n++ {
-		srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: fmt.Sprintf("%040x", n)})
-	}
-	// 1 + 249*2 = 499 events on #7: five pages of 100.
-	srv.AddLabel("acme/backend", 7, "preview", t0)
-	for i := 1; i < 250; i++ {
-		srv.RemoveLabel("acme/backend", 7, "preview", t0.Add(time.Duration(2*i-1)*time.Second))
-		srv.AddLabel("acme/backend", 7, "preview", t0.Add(time.Duration(2*i)*time.Second))
-	}
-	c, _ := newTestClient(t, srv)
-	got, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
-	if err != nil {
-		t.Fatalf("ListOpenPullRequests: %v", err)
-	}
-	if len(got) != 250 {
-		t.Fatalf("got %d pull requests, want 250", len(got))
-	}
-	seen := map[int]bool{}
-	for _, p := range got {
-		seen[p.Number] = true
-	}
-	for n := 1; n <= 250; n++ {
-		if !seen[n] {
-			t.Errorf("pull request #%d missing", n)
+	for i := range 2 {
+		got, err := c.ListOpenPullRequests(context.Background(), backend)
+		if err != nil {
+			t.Fatalf("listing %d: %v", i, err)
+		}
+		if got == nil || len(got) != 0 {
+			t.Errorf("listing %d: got %#v, want an empty non-nil slice", i, got)
 		}
 	}
-	if n := srv.Count(githubtest.RoutePullsList, http.StatusOK); n != 3 {
-		t.Errorf("pulls list requests = %d, want 3 pages", n)
-	}
-	if n := srv.Count(githubtest.RouteIssueEvents, http.StatusOK); n != 5 {
-		t.Errorf("issue events requests = %d, want 5 pages", n)
-	}
-	if got, want := byNumber(got)[7].LabeledAt["preview"], t0.Add(498*time.Second); !got.Equal(want) {
-		t.Errorf("#7 labeled at %v, want %v (the event on the last page)", got, want)
-	}
-	for _, r := range srv.Requests() {
-		if r.Route != githubtest.RouteCommitGet && !strings.Contains(r.Query, "per_page=100") {
-			t.Errorf("request %s?%s without per_page=100", r.Path, r.Query)
-		}
+	if all, nm := srv.Count("", 0), srv.Count("", http.StatusNotModified); all != 2 || nm != 1 {
+		t.Errorf("two listings of an empty repository: %d requests, %d of them 304; want 2 and 1", all, nm)
 	}
 }
 
-func TestLabelEventsAndHeadCommit(t *testing.T) {
+// TestUnchangedResyncCostsNothing pins the cost of polling: listing an
+// unchanged repository of N pages again makes exactly N requests, every one
+// a 304, and spends no primary rate limit. Every request the fake served
+// counts, whatever its status.
+func TestUnchangedResyncCostsNothing(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		prs, pages int
+		// coldPages is the page order of the first listing: page 1 for its
+		// Link rel=last, then from the last page back to page 1 (a 304).
+		coldPages []int
+	}{
+		{prs: 3, pages: 1, coldPages: []int{1}},
+		{prs: 150, pages: 2, coldPages: []int{1, 2, 1}},
+		{prs: 250, pages: 3, coldPages: []int{1, 3, 2, 1}},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%d pages", tc.pages), func(t *testing.T) {
+			t.Parallel()
+			srv := githubtest.NewServer(t)
+			openN(srv, "acme/backend", tc.prs)
+			c, m := newTestClient(t, srv)
+			ctx := context.Background()
+			first, err := c.ListOpenPullRequests(ctx, backend)
+			if err != nil {
+				t.Fatalf("first listing: %v", err)
+			}
+			if got := listPages(t, srv); !slices.Equal(got, tc.coldPages) {
+				t.Errorf("first listing read pages %v, want %v", got, tc.coldPages)
+			}
+			if all, ok := srv.Count("", 0), srv.Count("", http.StatusOK); all != len(tc.coldPages) || ok != tc.pages {
+				t.Errorf("first listing: %d requests, %d answered 200; want %d and %d (one per page)", all, ok, len(tc.coldPages), tc.pages)
+			}
+			remaining := srv.RateRemaining()
+			notModified := m.count("pulls.list not_modified")
+			srv.ResetCounts()
+
+			second, err := c.ListOpenPullRequests(ctx, backend)
+			if err != nil {
+				t.Fatalf("second listing: %v", err)
+			}
+			if !reflect.DeepEqual(first, second) {
+				t.Errorf("second listing differs:\n%+v\n%+v", first, second)
+			}
+			if all, nm := srv.Count("", 0), srv.Count("", http.StatusNotModified); all != tc.pages || nm != tc.pages {
+				t.Errorf("resync of an unchanged repository of %d pages: %d requests, %d of them 304; want exactly %d requests per resync, all 304",
+					tc.pages, all, nm, tc.pages)
+			}
+			if got := srv.RateRemaining(); got != remaining {
+				t.Errorf("rate remaining %d after the resync, want unchanged %d", got, remaining)
+			}
+			if got := m.count("pulls.list not_modified") - notModified; got != tc.pages {
+				t.Errorf("metrics pulls.list not_modified = %d for the resync, want %d", got, tc.pages)
+			}
+			if rem, lim, _ := m.rate(); rem != remaining || lim != 5000 {
+				t.Errorf("metrics rate = %d/%d, want %d/5000", rem, lim, remaining)
+			}
+
+			// A change on the last page costs that page only.
+			srv.ResetCounts()
+			srv.AddLabel("acme/backend", tc.prs, "bug", t0)
+			third, err := c.ListOpenPullRequests(ctx, backend)
+			if err != nil {
+				t.Fatalf("third listing: %v", err)
+			}
+			if got := byNumber(third)[tc.prs].Labels; !reflect.DeepEqual(got, []string{"bug"}) {
+				t.Errorf("#%d labels = %v, want [bug]", tc.prs, got)
+			}
+			if all, ok := srv.Count("", 0), srv.Count("", http.StatusOK); all != tc.pages || ok != 1 {
+				t.Errorf("after a label change on the last page: %d requests, %d answered 200; want %d and 1", all, ok, tc.pages)
+			}
+		})
+	}
+}
+
+// TestListingPageOrder pins which pages a listing reads: the last page first
+// (remembered from the previous listing, or from page 1's Link the first
+// time), forward while Link has rel=next, then back to page 1.
+func TestListingPageOrder(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		prs   int
+		warm  bool                     // list once before the change
+		chg   func(*githubtest.Server) // between the two listings
+		pages []int                    // read by the (last) listing
+	}{
+		{name: "empty, cold", prs: 0, pages: []int{1}},
+		{name: "empty, warm", prs: 0, warm: true, pages: []int{1}},
+		{name: "one page, cold", prs: 100, pages: []int{1}},
+		{name: "three pages, cold", prs: 250, pages: []int{1, 3, 2, 1}},
+		{name: "three pages, warm", prs: 250, warm: true, pages: []int{3, 2, 1}},
+		{
+			name: "grown by a page", prs: 250, warm: true,
+			chg: func(s *githubtest.Server) {
+				for n := 251; n <= 350; n++ {
+					s.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: fmt.Sprintf("%040x", n)})
+				}
+			},
+			pages: []int{3, 4, 3, 2, 1},
+		},
+		{
+			name: "grown by two pages", prs: 150, warm: true,
+			chg: func(s *githubtest.Server) {
+				for n := 151; n <= 350; n++ {
+					s.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: fmt.Sprintf("%040x", n)})
+				}
+			},
+			pages: []int{2, 3, 4, 3, 2, 1},
+		},
+		{
+			name: "shrunk to one page", prs: 250, warm: true,
+			chg: func(s *githubtest.Server) {
+				for n := 1; n <= 200; n++ {
+					s.ClosePR("acme/backend", n, t0)
+				}
+			},
+			pages: []int{3, 2, 1},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := githubtest.NewServer(t)
+			srv.AddRepo("acme/backend")
+			openN(srv, "acme/backend", tc.prs)
+			c, _ := newTestClient(t, srv)
+			ctx := context.Background()
+			if tc.warm {
+				if _, err := c.ListOpenPullRequests(ctx, backend); err != nil {
+					t.Fatalf("first listing: %v", err)
+				}
+			}
+			if tc.chg != nil {
+				tc.chg(srv)
+			}
+			srv.ResetCounts()
+			got, err := c.ListOpenPullRequests(ctx, backend)
+			if err != nil {
+				t.Fatalf("ListOpenPullRequests: %v", err)
+			}
+			if want := openNumbers(srv, "acme/backend"); !slices.Equal(numbers(got), want) {
+				t.Errorf("listed %v, want %v", numbers(got), want)
+			}
+			if p := listPages(t, srv); !slices.Equal(p, tc.pages) {
+				t.Errorf("read pages %v, want %v", p, tc.pages)
+			}
+			if n := srv.Count("", 0); n != len(tc.pages) {
+				t.Errorf("%d requests, want %d", n, len(tc.pages))
+			}
+		})
+	}
+}
+
+// TestListingReportsActivity checks that UpdatedAt is GitHub's updated_at,
+// moved by comments, pushes (stamped with GitHub's clock, not the commit's
+// date), labels and draft changes, and that each change costs the one page
+// again.
+func TestListingReportsActivity(t *testing.T) {
 	t.Parallel()
 	srv := githubtest.NewServer(t)
-	sha1, sha2 := strings.Repeat("1", 40), strings.Repeat("2", 40)
-	srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1, HeadSHA: sha1, CommittedAt: t0, CreatedAt: t0})
-	srv.AddLabel("acme/backend", 1, "preview", t0.Add(1*time.Hour))
-	srv.AddIssueEvent("acme/backend", 1, "renamed", t0.Add(2*time.Hour))
-	srv.RemoveLabel("acme/backend", 1, "preview", t0.Add(3*time.Hour))
-	srv.AddLabel("acme/backend", 1, "Preview", t0.Add(4*time.Hour))
-	srv.AddLabel("acme/backend", 1, "bug", t0.Add(5*time.Hour))
-	srv.RemoveLabel("acme/backend", 1, "bug", t0.Add(6*time.Hour))
-
+	srv.SetClock(func() time.Time { return t0.Add(2 * time.Hour) })
+	sha2 := strings.Repeat("2", 40)
+	srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1, HeadSHA: strings.Repeat("1", 40), CreatedAt: t0})
 	c, _ := newTestClient(t, srv)
 	ctx := context.Background()
 	list := func() pr.PullRequest {
 		t.Helper()
-		got, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+		got, err := c.ListOpenPullRequests(ctx, backend)
 		if err != nil {
 			t.Fatalf("ListOpenPullRequests: %v", err)
 		}
@@ -291,38 +395,48 @@ func TestLabelEventsAndHeadCommit(t *testing.T) {
 		}
 		return got[0]
 	}
-
-	p := list()
-	// The label was re-applied (with other case) after removal: the last
-	// labeled event counts; "bug" was removed so it has no entry.
-	if want := map[string]time.Time{"Preview": t0.Add(4 * time.Hour)}; !reflect.DeepEqual(p.LabeledAt, want) {
-		t.Errorf("LabeledAt = %v, want %v", p.LabeledAt, want)
+	if p := list(); !p.UpdatedAt.Equal(t0) {
+		t.Errorf("new PR: UpdatedAt = %v, want its creation %v", p.UpdatedAt, t0)
 	}
-	if !p.LabelAppliedAt("preview").Equal(t0.Add(4 * time.Hour)) {
-		t.Errorf("LabelAppliedAt(preview) = %v", p.LabelAppliedAt("preview"))
+	steps := []struct {
+		name  string
+		do    func()
+		check func(pr.PullRequest) bool
+		want  time.Time
+	}{
+		{"comment", func() { srv.Comment("acme/backend", 1, t0.Add(time.Hour)) }, nil, t0.Add(time.Hour)},
+		{
+			"push with an old committer date",
+			func() { srv.PushHead("acme/backend", 1, sha2, t0.Add(-24*time.Hour)) },
+			func(p pr.PullRequest) bool { return p.HeadSHA == sha2 }, t0.Add(2 * time.Hour),
+		},
+		{
+			"label", func() { srv.AddLabel("acme/backend", 1, "preview", t0.Add(3*time.Hour)) },
+			func(p pr.PullRequest) bool { return slices.Equal(p.Labels, []string{"preview"}) }, t0.Add(3 * time.Hour),
+		},
+		{
+			"to draft", func() { srv.SetDraft("acme/backend", 1, true, t0.Add(4*time.Hour)) },
+			func(p pr.PullRequest) bool { return p.Draft }, t0.Add(4 * time.Hour),
+		},
 	}
-	if !p.HeadCommittedAt.Equal(t0) {
-		t.Errorf("HeadCommittedAt = %v, want the committer date %v", p.HeadCommittedAt, t0)
+	for _, s := range steps {
+		srv.ResetCounts()
+		s.do()
+		p := list()
+		if !p.UpdatedAt.Equal(s.want) {
+			t.Errorf("after %s: UpdatedAt = %v, want %v", s.name, p.UpdatedAt, s.want)
+		}
+		if s.check != nil && !s.check(p) {
+			t.Errorf("after %s: change not seen: %+v", s.name, p)
+		}
+		if all, ok := srv.Count("", 0), srv.Count("", http.StatusOK); all != 1 || ok != 1 {
+			t.Errorf("after %s: %d requests, %d answered 200; want 1 and 1", s.name, all, ok)
+		}
 	}
-
-	// Re-labelling moves LabeledAt.
-	srv.AddLabel("acme/backend", 1, "preview", t0.Add(7*time.Hour))
-	if got := list().LabelAppliedAt("preview"); !got.Equal(t0.Add(7 * time.Hour)) {
-		t.Errorf("after re-labelling LabelAppliedAt = %v, want %v", got, t0.Add(7*time.Hour))
-	}
-	if n := srv.Count(githubtest.RouteCommitGet, 0); n != 1 {
-		t.Errorf("commit requests = %d after two listings of one SHA, want 1", n)
-	}
-
-	// A push moves HeadCommittedAt, costing one more commit request.
-	srv.PushHead("acme/backend", 1, sha2, t0.Add(8*time.Hour))
-	p = list()
-	if p.HeadSHA != sha2 || !p.HeadCommittedAt.Equal(t0.Add(8*time.Hour)) {
-		t.Errorf("after push: head %s at %v, want %s at %v", p.HeadSHA, p.HeadCommittedAt, sha2, t0.Add(8*time.Hour))
-	}
+	srv.ResetCounts()
 	list()
-	if n := srv.Count(githubtest.RouteCommitGet, 0); n != 2 {
-		t.Errorf("commit requests = %d after pushing one new SHA, want 2", n)
+	if all, nm := srv.Count("", 0), srv.Count("", http.StatusNotModified); all != 1 || nm != 1 {
+		t.Errorf("unchanged: %d requests, %d of them 304; want 1 and 1", all, nm)
 	}
 }
 
@@ -331,7 +445,6 @@ func TestListErrors(t *testing.T) {
 	tests := []struct {
 		name      string
 		setup     func(*githubtest.Server)
-		token     string
 		wantIs    error
 		wantNotIs []error
 	}{
@@ -348,18 +461,31 @@ func TestListErrors(t *testing.T) {
 			wantNotIs: []error{ErrNotFound, ErrForbidden},
 		},
 		{
-			name: "server error on the events",
+			name: "server error on page 2 of 3",
 			setup: func(s *githubtest.Server) {
-				s.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1, HeadSHA: "abc", Labels: []string{"preview"}})
-				s.Fail(githubtest.Failure{Kind: githubtest.ServerError, Route: githubtest.RouteIssueEvents})
+				openN(s, "acme/backend", 250)
+				s.Fail(githubtest.Failure{Kind: githubtest.ServerError, Route: githubtest.RoutePullsList, Page: 2})
 			},
 			wantNotIs: []error{ErrNotFound, ErrForbidden},
 		},
 		{
-			name: "events of a PR 404",
+			name: "truncated JSON on the last page",
 			setup: func(s *githubtest.Server) {
-				s.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1, HeadSHA: "abc", Labels: []string{"preview"}})
-				s.Fail(githubtest.Failure{Kind: githubtest.ServerError, Status: 404, Route: githubtest.RouteIssueEvents})
+				openN(s, "acme/backend", 250)
+				s.Fail(githubtest.Failure{Kind: githubtest.TruncatedJSON, Route: githubtest.RoutePullsList, Page: 3})
+			},
+			wantNotIs: []error{ErrNotFound, ErrForbidden},
+		},
+		{
+			name: "repository deleted between two pages",
+			setup: func(s *githubtest.Server) {
+				openN(s, "acme/backend", 250)
+				var once sync.Once
+				s.OnRequest(func(r githubtest.Request) {
+					if r.Route == githubtest.RoutePullsList && r.Page == 2 {
+						once.Do(func() { s.DeleteRepo("acme/backend") })
+					}
+				})
 			},
 			wantIs: ErrNotFound,
 		},
@@ -370,14 +496,14 @@ func TestListErrors(t *testing.T) {
 			srv := githubtest.NewServer(t)
 			tc.setup(srv)
 			c, _ := newTestClient(t, srv)
-			got, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+			got, err := c.ListOpenPullRequests(context.Background(), backend)
 			if err == nil {
 				t.Fatalf("got %d pull requests and no error, want an error", len(got))
 			}
 			if got != nil {
-				t.Errorf("got %v with the error, want nil", got)
+				t.Errorf("got %d pull requests with the error, want none", len(got))
 			}
-			if !strings.HasPrefix(err.Error(), "listing pull requests for acme/backend: ") {
+			if !strings.HasPrefix(err.Error(), "listing pull requests for acme/backend ") {
 				t.Errorf("error %q does not name the repository", err)
 			}
 			if tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
@@ -403,7 +529,7 @@ func TestTimeout(t *testing.T) {
 	srv.Fail(githubtest.Failure{Kind: githubtest.Hang, Delay: githubtest.MaxHang, Times: 1})
 	c, m := newTestClient(t, srv, func(c *Config) { c.Timeout = 200 * time.Millisecond })
 	start := time.Now()
-	_, err := c.ListOpenPullRequests(context.Background(), backend, nil)
+	_, err := c.ListOpenPullRequests(context.Background(), backend)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want a deadline exceeded", err)
 	}
@@ -417,7 +543,7 @@ func TestTimeout(t *testing.T) {
 	// The next call goes through (with a timeout that survives a loaded
 	// machine).
 	c.timeout = 10 * time.Second
-	if _, err := c.ListOpenPullRequests(context.Background(), backend, nil); err != nil {
+	if _, err := c.ListOpenPullRequests(context.Background(), backend); err != nil {
 		t.Errorf("after the hang: %v", err)
 	}
 }
@@ -472,11 +598,11 @@ func TestRateLimits(t *testing.T) {
 			c, m := newTestClient(t, srv)
 			tc.inject(srv)
 			before := time.Now()
-			_, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+			_, err := c.ListOpenPullRequests(context.Background(), backend)
 			after := time.Now()
 			for i := range 3 {
 				if i > 0 {
-					_, err = c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+					_, err = c.ListOpenPullRequests(context.Background(), backend)
 				}
 				var rle *RateLimitError
 				if !errors.As(err, &rle) {
@@ -498,13 +624,70 @@ func TestRateLimits(t *testing.T) {
 			if got := m.count("pulls.list rate_limited"); got != 3 {
 				t.Errorf("metrics pulls.list rate_limited = %d, want 3", got)
 			}
-			if _, err := c.GetContents(context.Background(), backend, "x", "abc"); !errors.As(err, new(*RateLimitError)) {
-				t.Errorf("GetContents during the limit: %v, want a *RateLimitError", err)
+			ctx := context.Background()
+			if _, err := c.GetFile(ctx, backend, "x", "abc", 1<<10); !errors.As(err, new(*RateLimitError)) {
+				t.Errorf("GetFile during the limit: %v, want a *RateLimitError", err)
+			}
+			if _, _, err := c.GetPullRequest(ctx, backend, 1); !errors.As(err, new(*RateLimitError)) {
+				t.Errorf("GetPullRequest during the limit: %v, want a *RateLimitError", err)
+			}
+			if _, err := c.PullRequestCommits(ctx, backend, 1); !errors.As(err, new(*RateLimitError)) {
+				t.Errorf("PullRequestCommits during the limit: %v, want a *RateLimitError", err)
 			}
 			if n := srv.Count("", 0); n != 1 {
-				t.Errorf("GetContents reached GitHub during the limit")
+				t.Errorf("calls reached GitHub during the limit: %d requests", n)
+			}
+			for _, k := range []string{"contents.get rate_limited", "pulls.get rate_limited", "pulls.commits rate_limited"} {
+				if got := m.count(k); got != 1 {
+					t.Errorf("metrics %s = %d, want 1", k, got)
+				}
 			}
 		})
+	}
+}
+
+// TestSecondaryLimitStopsListing runs a listing into the fake's own
+// secondary limit (2 list requests a minute; a cold listing of 3 pages needs
+// 4): the listing fails with a secondary *RateLimitError, returns nothing,
+// and every call until Retry-After is refused without reaching GitHub.
+func TestSecondaryLimitStopsListing(t *testing.T) {
+	t.Parallel()
+	srv := githubtest.NewServer(t)
+	openN(srv, "acme/backend", 250)
+	srv.SetSecondaryLimit(2)
+	c, m := newTestClient(t, srv)
+	ctx := context.Background()
+	before := time.Now()
+	got, err := c.ListOpenPullRequests(ctx, backend)
+	var rle *RateLimitError
+	if !errors.As(err, &rle) || !rle.Secondary {
+		t.Fatalf("listing: %d PRs, error %v; want a secondary *RateLimitError", len(got), err)
+	}
+	if got != nil {
+		t.Errorf("listing returned %d pull requests with the error, want none", len(got))
+	}
+	if rle.Reset.Before(before.Add(30 * time.Second)) {
+		t.Errorf("Reset %v, want about a minute after %v (the fake's Retry-After)", rle.Reset, before)
+	}
+	if n, refused := srv.Count("", 0), srv.Count(githubtest.RoutePullsList, http.StatusForbidden); n != 3 || refused != 1 {
+		t.Fatalf("listing: %d requests, %d refused; want 3 (pages 1 and 3, then page 2 refused)", n, refused)
+	}
+	for i := range 2 {
+		if _, err := c.ListOpenPullRequests(ctx, backend); !errors.As(err, &rle) || !rle.Secondary {
+			t.Errorf("listing %d during the limit: %v, want a secondary *RateLimitError", i, err)
+		}
+	}
+	if _, err := c.GetFile(ctx, backend, ".preview.yaml", "abc", 1<<10); !errors.As(err, &rle) || !rle.Secondary {
+		t.Errorf("GetFile during the limit: %v, want a secondary *RateLimitError", err)
+	}
+	if _, _, err := c.GetPullRequest(ctx, backend, 1); !errors.As(err, &rle) || !rle.Secondary {
+		t.Errorf("GetPullRequest during the limit: %v, want a secondary *RateLimitError", err)
+	}
+	if n := srv.Count("", 0); n != 3 {
+		t.Errorf("%d requests reached the fake, want still 3: the gate refuses every call until Retry-After", n)
+	}
+	if got := m.count("pulls.list rate_limited"); got != 3 {
+		t.Errorf("metrics pulls.list rate_limited = %d, want 3 (one answer, two refusals)", got)
 	}
 }
 
@@ -536,18 +719,18 @@ func TestRateLimitResumesAfterRetryAfter(t *testing.T) {
 
 	srv.Fail(githubtest.Failure{Kind: githubtest.SecondaryRateLimit, Status: 429, RetryAfter: 60 * time.Second, Times: 1})
 	ctx := context.Background()
-	if _, err := c.ListOpenPullRequests(ctx, backend, nil); !errors.As(err, new(*RateLimitError)) {
+	if _, err := c.ListOpenPullRequests(ctx, backend); !errors.As(err, new(*RateLimitError)) {
 		t.Fatalf("first call: %v, want a *RateLimitError", err)
 	}
 	clock.Add(59 * time.Second)
-	if _, err := c.ListOpenPullRequests(ctx, backend, nil); !errors.As(err, new(*RateLimitError)) {
+	if _, err := c.ListOpenPullRequests(ctx, backend); !errors.As(err, new(*RateLimitError)) {
 		t.Fatalf("before Retry-After: %v, want a *RateLimitError", err)
 	}
 	if n := srv.Count("", 0); n != 1 {
 		t.Fatalf("%d requests before Retry-After, want 1", n)
 	}
 	clock.Add(2 * time.Second)
-	if _, err := c.ListOpenPullRequests(ctx, backend, nil); err != nil {
+	if _, err := c.ListOpenPullRequests(ctx, backend); err != nil {
 		t.Fatalf("after Retry-After: %v", err)
 	}
 	if n := srv.Count("", 0); n != 2 {
@@ -562,13 +745,13 @@ func TestRemainingZeroStopsCalls(t *testing.T) {
 	reset := time.Now().Add(30 * time.Minute).Truncate(time.Second)
 	srv.SetRateLimit(5000, 1, reset) // the next answer says remaining 0
 	c, m := newTestClient(t, srv)
-	if _, err := c.ListOpenPullRequests(context.Background(), backend, nil); err != nil {
+	if _, err := c.ListOpenPullRequests(context.Background(), backend); err != nil {
 		t.Fatalf("last request of the window: %v", err)
 	}
-	if m.remaining != 0 || m.limit != 5000 || !m.reset.Equal(reset) {
-		t.Errorf("metrics rate = %d/%d reset %v, want 0/5000 reset %v", m.remaining, m.limit, m.reset, reset)
+	if rem, lim, rst := m.rate(); rem != 0 || lim != 5000 || !rst.Equal(reset) {
+		t.Errorf("metrics rate = %d/%d reset %v, want 0/5000 reset %v", rem, lim, rst, reset)
 	}
-	_, err := c.ListOpenPullRequests(context.Background(), backend, nil)
+	_, err := c.ListOpenPullRequests(context.Background(), backend)
 	var rle *RateLimitError
 	if !errors.As(err, &rle) || rle.Secondary || !rle.Reset.Equal(reset) {
 		t.Fatalf("error %v, want a primary *RateLimitError until %v", err, reset)
@@ -578,49 +761,187 @@ func TestRemainingZeroStopsCalls(t *testing.T) {
 	}
 }
 
-func TestGetContents(t *testing.T) {
+func TestGetPullRequest(t *testing.T) {
 	t.Parallel()
 	srv := githubtest.NewServer(t)
-	sha := strings.Repeat("f", 40)
-	content := []byte("# preview overlay\ndatabase: true\nseedVersion: v2\n" + strings.Repeat("padding line to exceed sixty base64 characters\n", 3))
-	srv.AddFile("acme/backend", ".preview.yaml", sha, content)
+	srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1, Title: "Open", HeadSHA: strings.Repeat("1", 40), CreatedAt: t0, Labels: []string{"preview"}})
+	srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 2, Title: "Closed", HeadSHA: strings.Repeat("2", 40), CreatedAt: t0})
+	srv.ClosePR("acme/backend", 2, t0.Add(time.Hour))
+	srv.AddRepo("acme/locked")
+	srv.SetRepoStatus("acme/locked", 403)
+	tests := []struct {
+		name     string
+		repo     pr.Repo
+		number   int
+		wantOpen bool
+		want     pr.PullRequest // compared on Number, Title, Labels, HeadSHA, UpdatedAt
+		wantIs   error
+	}{
+		{
+			name: "open", repo: backend, number: 1, wantOpen: true,
+			want: pr.PullRequest{Repo: backend, Number: 1, Title: "Open", Labels: []string{"preview"}, HeadSHA: strings.Repeat("1", 40), UpdatedAt: t0},
+		},
+		{
+			name: "closed", repo: backend, number: 2,
+			want: pr.PullRequest{Repo: backend, Number: 2, Title: "Closed", Labels: []string{}, HeadSHA: strings.Repeat("2", 40), UpdatedAt: t0.Add(time.Hour)},
+		},
+		{name: "no such pull request", repo: backend, number: 3},
+		{name: "no such repository", repo: pr.Repo{Owner: "acme", Name: "gone"}, number: 1},
+		{name: "forbidden", repo: pr.Repo{Owner: "acme", Name: "locked"}, number: 1, wantIs: ErrForbidden},
+	}
 	c, m := newTestClient(t, srv)
-	ctx := context.Background()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, open, err := c.GetPullRequest(context.Background(), tc.repo, tc.number)
+			if tc.wantIs != nil {
+				if !errors.Is(err, tc.wantIs) {
+					t.Fatalf("error %v, want %v", err, tc.wantIs)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("GetPullRequest: %v", err)
+			}
+			if open != tc.wantOpen {
+				t.Errorf("open = %v, want %v", open, tc.wantOpen)
+			}
+			got := pr.PullRequest{Repo: p.Repo, Number: p.Number, Title: p.Title, Labels: p.Labels, HeadSHA: p.HeadSHA, UpdatedAt: p.UpdatedAt}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	srv.Fail(githubtest.Failure{Kind: githubtest.ServerError, Route: githubtest.RoutePullsGet, Times: 1})
+	if _, _, err := c.GetPullRequest(context.Background(), backend, 1); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("502: error %v, want a failure that is not ErrNotFound", err)
+	}
+	if n := srv.Count(githubtest.RoutePullsGet, 0); n != len(tests)+1 {
+		t.Errorf("pulls.get requests = %d, want %d (not cached)", n, len(tests)+1)
+	}
+	if ok, nf := m.count("pulls.get ok"), m.count("pulls.get not_found"); ok != 2 || nf != 2 {
+		t.Errorf("metrics pulls.get ok %d, not_found %d; want 2 and 2", ok, nf)
+	}
+}
 
-	for i := range 2 {
-		got, err := c.GetContents(ctx, backend, ".preview.yaml", sha)
-		if err != nil {
-			t.Fatalf("call %d: %v", i, err)
-		}
-		if string(got) != string(content) {
-			t.Errorf("call %d: got %q, want %q", i, got, content)
-		}
-		got[0] = 'X' // the cache must hand out copies
+func TestPullRequestCommits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		pushes   int // commits after the first
+		want     int
+		requests int
+	}{
+		{name: "one commit", pushes: 0, want: 1, requests: 1},
+		{name: "three commits", pushes: 2, want: 3, requests: 1},
+		{name: "exactly one page", pushes: 99, want: 100, requests: 1},
+		{name: "two pages", pushes: 149, want: 150, requests: 2},
+		{name: "GitHub's cap of 250", pushes: 299, want: 250, requests: 3},
 	}
-	if n := srv.Count(githubtest.RouteContentsGet, 0); n != 1 {
-		t.Errorf("contents requests = %d, want 1 (cached by SHA)", n)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := githubtest.NewServer(t)
+			sha := func(i int) string { return fmt.Sprintf("%040x", 0xc0ffee000+i) }
+			srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 7, HeadSHA: sha(0)})
+			for i := 1; i <= tc.pushes; i++ {
+				// Committer dates going backwards: the order is the push
+				// order, not the dates'.
+				srv.PushHead("acme/backend", 7, sha(i), t0.Add(-time.Duration(i)*time.Hour))
+			}
+			c, m := newTestClient(t, srv)
+			got, err := c.PullRequestCommits(context.Background(), backend, 7)
+			if err != nil {
+				t.Fatalf("PullRequestCommits: %v", err)
+			}
+			want := make([]string, tc.want)
+			for i := range want {
+				want[i] = sha(i)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("got %d SHAs %v..., want %d oldest first", len(got), got[:min(len(got), 3)], tc.want)
+			}
+			if n := srv.Count(githubtest.RoutePullCommits, http.StatusOK); n != tc.requests {
+				t.Errorf("%d requests, want %d pages", n, tc.requests)
+			}
+			for _, r := range srv.Requests() {
+				if !strings.Contains(r.Query, "per_page=100") {
+					t.Errorf("request %s?%s without per_page=100", r.Path, r.Query)
+				}
+			}
+			if got := m.count("pulls.commits ok"); got != tc.requests {
+				t.Errorf("metrics pulls.commits ok = %d, want %d", got, tc.requests)
+			}
+		})
 	}
+	t.Run("no such pull request", func(t *testing.T) {
+		t.Parallel()
+		srv := githubtest.NewServer(t)
+		srv.AddRepo("acme/backend")
+		c, _ := newTestClient(t, srv)
+		if got, err := c.PullRequestCommits(context.Background(), backend, 1); !errors.Is(err, ErrNotFound) || got != nil {
+			t.Errorf("got %v, %v; want nil and ErrNotFound", got, err)
+		}
+	})
+}
 
-	for i := range 2 {
-		_, err := c.GetContents(ctx, backend, "missing.yaml", sha)
-		if !errors.Is(err, ErrNotFound) {
-			t.Fatalf("call %d for a missing file: %v, want ErrNotFound", i, err)
-		}
-		if !strings.Contains(err.Error(), "missing.yaml") {
-			t.Errorf("error %q does not name the file", err)
-		}
+// TestRenamedRepository checks that a renamed or transferred repository
+// (GitHub answers 301 under the old name) is still listed under the name
+// asked for, so its previews keep their names, while a change of case only
+// takes GitHub's spelling.
+func TestRenamedRepository(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		to       string
+		wantRepo pr.Repo
+		// wantRedirects is the number of 301s per page read.
+		wantRedirects int
+	}{
+		{name: "renamed", to: "acme/frontend", wantRepo: backend, wantRedirects: 1},
+		{name: "transferred", to: "umbrella/backend", wantRepo: backend, wantRedirects: 1},
+		{name: "case only", to: "Acme/BackEnd", wantRepo: pr.Repo{Owner: "Acme", Name: "BackEnd"}},
 	}
-	if n := srv.Count(githubtest.RouteContentsGet, http.StatusNotFound); n != 1 {
-		t.Errorf("404 contents requests = %d, want 1 (cached)", n)
-	}
-	if _, err := c.GetContents(ctx, backend, ".preview.yaml", strings.Repeat("0", 40)); !errors.Is(err, ErrNotFound) {
-		t.Errorf("other SHA: %v, want ErrNotFound", err)
-	}
-	if n := srv.Count(githubtest.RouteContentsGet, 0); n != 3 {
-		t.Errorf("contents requests = %d, want 3", n)
-	}
-	if got := m.count("contents.get ok") + m.count("contents.get not_found"); got != 3 {
-		t.Errorf("metrics contents.get = %d, want 3", got)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := githubtest.NewServer(t)
+			openN(srv, "acme/backend", 150)
+			srv.RenameRepo("acme/backend", tc.to)
+			c, _ := newTestClient(t, srv)
+			ctx := context.Background()
+			for i, wantPages := range [][]int{{1, 2, 1}, {2, 1}} {
+				srv.ResetCounts()
+				got, err := c.ListOpenPullRequests(ctx, backend)
+				if err != nil {
+					t.Fatalf("listing %d: %v", i, err)
+				}
+				if len(got) != 150 {
+					t.Fatalf("listing %d: %d pull requests, want 150", i, len(got))
+				}
+				for _, p := range got {
+					if p.Repo != tc.wantRepo {
+						t.Fatalf("listing %d: #%d Repo = %v, want %v", i, p.Number, p.Repo, tc.wantRepo)
+					}
+				}
+				if want := "https://github.com/" + tc.to + "/pull/1"; got[0].HTMLURL != want {
+					t.Errorf("listing %d: HTMLURL %q, want GitHub's %q", i, got[0].HTMLURL, want)
+				}
+				if n := srv.Count(githubtest.RoutePullsList, http.StatusMovedPermanently); n != tc.wantRedirects*len(wantPages) {
+					t.Errorf("listing %d: %d redirects, want %d", i, n, tc.wantRedirects*len(wantPages))
+				}
+				if n := srv.Count("", 0); n != (1+tc.wantRedirects)*len(wantPages) {
+					t.Errorf("listing %d: %d requests, want %d (%d pages)", i, n, (1+tc.wantRedirects)*len(wantPages), len(wantPages))
+				}
+			}
+			// The second listing followed the redirects and revalidated.
+			if n := srv.Count(githubtest.RoutePullsList, http.StatusNotModified); n != 2 {
+				t.Errorf("second listing: %d pages answered 304, want 2", n)
+			}
+			p, open, err := c.GetPullRequest(ctx, backend, 1)
+			if err != nil || !open || p.Repo != tc.wantRepo {
+				t.Errorf("GetPullRequest: %v open %v repo %v; want open in %v", err, open, p.Repo, tc.wantRepo)
+			}
+		})
 	}
 }
 
@@ -641,7 +962,7 @@ func TestBaseURL(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := newTestClient(t, srv, func(c *Config) { c.BaseURL = tc.base })
-			got, err := c.ListOpenPullRequests(context.Background(), backend, nil)
+			got, err := c.ListOpenPullRequests(context.Background(), backend)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Errorf("error %v, want %v", err, tc.wantErr)
@@ -685,31 +1006,23 @@ func TestNewValidates(t *testing.T) {
 func TestConcurrentListings(t *testing.T) {
 	t.Parallel()
 	srv := githubtest.NewServer(t)
-	for n := 1; n <= 20; n++ {
-		srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: fmt.Sprintf("%040d", n), Labels: []string{"preview"}})
-	}
+	openN(srv, "acme/backend", 150)
 	c, _ := newTestClient(t, srv)
 	var wg sync.WaitGroup
 	results := make([][]int, 8)
 	errs := make([]error, 8)
 	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			prs, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+		wg.Go(func() {
+			prs, err := c.ListOpenPullRequests(context.Background(), backend)
 			errs[i] = err
-			for _, p := range prs {
-				if !p.HeadCommittedAt.IsZero() && len(p.LabeledAt) == 1 {
-					results[i] = append(results[i], p.Number)
-				}
-			}
-			sort.Ints(results[i])
-		}()
+			results[i] = numbers(prs)
+		})
 	}
 	wg.Wait()
+	want := openNumbers(srv, "acme/backend")
 	for i := range 8 {
-		if errs[i] != nil || len(results[i]) != 20 {
-			t.Errorf("listing %d: %d complete PRs, error %v; want 20", i, len(results[i]), errs[i])
+		if errs[i] != nil || !slices.Equal(results[i], want) {
+			t.Errorf("listing %d: %d PRs, error %v; want all 150", i, len(results[i]), errs[i])
 		}
 	}
 }
