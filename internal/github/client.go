@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -262,23 +263,40 @@ func (c *Client) call(ctx context.Context, endpoint string, cr *condRequest, fn 
 // seen. More than maxPages pages is an error, never a short list. A
 // repository without open pull requests gives an empty slice; a missing or
 // forbidden one an error wrapping ErrNotFound or ErrForbidden.
+//
+// A pull request reopened during a listing goes back to its place in the
+// middle of the list and pushes later ones back by one, onto a page that
+// may have been read: one of those can be missed by this listing. A pull
+// request the last answer served is still safe (internal/store reads it by
+// number before letting it go); a newly labelled one waits for the next
+// listing.
 func (c *Client) ListOpenPullRequests(ctx context.Context, repo pr.Repo) ([]pr.PullRequest, error) {
 	byNumber := map[int]pr.PullRequest{}
 	reads := 0
-	page := func(n int) (*gh.Response, error) {
-		if reads++; reads > maxPages {
-			return nil, fmt.Errorf("listing pull requests for %s: more than %d pages: %w", repo, maxPages, ErrTooManyPages)
+	// page reads page n. next is the page after it when one may exist,
+	// else 0; last is the last page its Link names, if any.
+	page := func(n int) (next, last int, err error) {
+		if reads++; n > maxPages || reads > 2*maxPages+1 {
+			return 0, 0, fmt.Errorf("listing pull requests for %s: more than %d pages: %w", repo, maxPages, ErrTooManyPages)
 		}
 		prs, resp, err := c.listPage(ctx, repo, n)
 		if err != nil {
-			return nil, fmt.Errorf("listing pull requests for %s (page %d): %w", repo, n, err)
+			return 0, 0, fmt.Errorf("listing pull requests for %s (page %d): %w", repo, n, err)
 		}
 		for _, p := range prs {
 			// The cached page is shared: give the caller its own labels.
 			p.Labels = slices.Clone(p.Labels)
 			byNumber[p.Number] = p
 		}
-		return resp, nil
+		if resp.NextPage > n {
+			return resp.NextPage, resp.LastPage, nil
+		}
+		// A 304 without a Link header replays the cached page's Link,
+		// which cannot tell whether pages were added after a full page.
+		if resp.Header.Get(linkReplayedHeader) != "" && len(prs) == perPage {
+			return n + 1, 0, nil
+		}
+		return 0, 0, nil
 	}
 
 	last, known := c.pages.Load(repo.Key())
@@ -287,30 +305,30 @@ func (c *Client) ListOpenPullRequests(ctx context.Context, repo pr.Repo) ([]pr.P
 		start = max(last.(int), 1)
 	}
 	if !known {
-		resp, err := page(1)
+		next, last, err := page(1)
 		if err != nil {
 			return nil, err
 		}
-		if resp.NextPage == 0 {
+		if next == 0 {
 			return c.snapshot(repo, byNumber), nil
 		}
-		start = max(resp.LastPage, resp.NextPage)
+		start = max(last, next)
 	}
 	// Forward from the expected last page to the real one, in case the
 	// list grew; then back to page 1.
 	n := start
 	for {
-		resp, err := page(n)
+		next, _, err := page(n)
 		if err != nil {
 			return nil, err
 		}
-		if resp.NextPage == 0 || resp.NextPage <= n {
+		if next == 0 {
 			break
 		}
-		n = resp.NextPage
+		n = next
 	}
 	for n--; n >= 1; n-- {
-		if _, err := page(n); err != nil {
+		if _, _, err := page(n); err != nil {
 			return nil, err
 		}
 	}
@@ -460,7 +478,7 @@ func (e *InvalidFileError) Error() string { return e.Path + " " + e.Reason }
 // path, sha): a commit never changes. Any other error is a failure to
 // read, and is not cached.
 func (c *Client) GetFile(ctx context.Context, repo pr.Repo, path, sha string, maxBytes int) ([]byte, error) {
-	key := repo.Key() + "\x00" + path + "\x00" + sha
+	key := repo.Key() + "\x00" + path + "\x00" + sha + "\x00" + strconv.Itoa(maxBytes)
 	if e, ok := c.contents.Get(key); ok {
 		return e.result(path, sha, repo)
 	}
@@ -488,8 +506,10 @@ func (c *Client) GetFile(ctx context.Context, repo pr.Repo, path, sha string, ma
 		return nil, fmt.Errorf("reading %s at %s in %s: empty answer", path, sha, repo)
 	case file.GetType() != "file":
 		e.invalid = "is a " + file.GetType() + ", not a file"
-	case file.GetSize() > maxBytes || file.GetEncoding() == "none":
+	case file.GetSize() > maxBytes:
 		e.invalid = fmt.Sprintf("is %d bytes, over the limit of %d", file.GetSize(), maxBytes)
+	case file.GetEncoding() == "none":
+		e.invalid = fmt.Sprintf("is %d bytes, too large for GitHub's contents API to return", file.GetSize())
 	default:
 		s, err := file.GetContent()
 		if err != nil {

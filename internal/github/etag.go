@@ -11,6 +11,11 @@ import (
 // revalidatedHeader marks a response the ETag cache answered after a 304.
 const revalidatedHeader = "X-Preview-Generator-Revalidated"
 
+// linkReplayedHeader marks a revalidated response whose 304 carried no
+// Link header: the Link is the one of the cached 200, which may be older
+// than the page's neighbours.
+const linkReplayedHeader = "X-Preview-Generator-Link-Replayed"
+
 type conditionalKey struct{}
 
 // condRequest carries one conditional GET between the client and the
@@ -99,8 +104,11 @@ func (t *etagTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// The 304 is ours to change: it becomes the 200.
 		resp.Status = "200 OK"
 		resp.StatusCode = http.StatusOK
-		if len(cached.link) > 0 && resp.Header.Get("Link") == "" {
-			resp.Header["Link"] = slices.Clone(cached.link)
+		if resp.Header.Get("Link") == "" {
+			resp.Header[linkReplayedHeader] = []string{"true"}
+			if len(cached.link) > 0 {
+				resp.Header["Link"] = slices.Clone(cached.link)
+			}
 		}
 		resp.Header.Set(revalidatedHeader, "true")
 		resp.Header.Set("Content-Length", "0")

@@ -273,11 +273,12 @@ func TestListingTooManyPages(t *testing.T) {
 		wantErr  bool
 		requests int
 	}{
-		// A cold listing of 3 pages reads 4: page 1, then 3, 2, 1.
-		{name: "within the cap", prs: 250, maxPages: 4, requests: 4},
-		{name: "one page over, cold", prs: 350, maxPages: 3, wantErr: true, requests: 3},
-		{name: "one page over, warm", prs: 350, maxPages: 3, warm: true, wantErr: true, requests: 3},
-		{name: "far over", prs: 1000, maxPages: 3, wantErr: true, requests: 3},
+		// A cold listing of 3 pages reads 4: page 1, then 3, 2, 1. The cap
+		// is on pages, not reads; a page past it is never read.
+		{name: "at the cap", prs: 250, maxPages: 3, requests: 4},
+		{name: "one page over, cold", prs: 350, maxPages: 3, wantErr: true, requests: 1},
+		{name: "one page over, warm", prs: 350, maxPages: 3, warm: true, wantErr: true, requests: 0},
+		{name: "far over", prs: 1000, maxPages: 3, wantErr: true, requests: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -313,5 +314,30 @@ func TestListingTooManyPages(t *testing.T) {
 				t.Errorf("error %q does not name the repository", err)
 			}
 		})
+	}
+}
+
+// TestGrowthSeenWhen304HasNoLink: GitHub may answer a 304 without a Link
+// header; the cached Link of a full last page then says nothing of pages
+// added since, so the listing reads one page further.
+func TestGrowthSeenWhen304HasNoLink(t *testing.T) {
+	t.Parallel()
+	srv := githubtest.NewServer(t)
+	srv.SetLinkOn304(false)
+	openN(srv, "acme/backend", 100) // one full page
+	c, _ := newTestClient(t, srv)
+	ctx := context.Background()
+	if got, err := c.ListOpenPullRequests(ctx, backend); err != nil || len(got) != 100 {
+		t.Fatalf("first listing: %d, %v", len(got), err)
+	}
+	// New pull requests sort last (oldest first): page 1 stays the same
+	// (a 304 without Link) and page 2 appears.
+	for i := range 5 {
+		srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1000 + i, HeadSHA: fmt.Sprintf("%040x", 1000+i),
+			CreatedAt: time.Date(2027, 1, 1, 0, i, 0, 0, time.UTC)})
+	}
+	got, err := c.ListOpenPullRequests(ctx, backend)
+	if err != nil || len(got) != 105 {
+		t.Fatalf("after 5 new pull requests: %d, %v; want 105", len(got), err)
 	}
 }

@@ -202,6 +202,7 @@ type Server struct {
 	requestSeq    int64
 	rendered      map[string]json.RawMessage
 	statuses      map[string][]Status // "owner/repo@sha", oldest first
+	noLinkOn304   bool
 	clock         func() time.Time
 	hook          func(Request)
 	latency       time.Duration
@@ -302,6 +303,15 @@ func (s *Server) PrimaryRateLimit(status int, reset time.Time) {
 	s.remaining = 0
 	s.reset = reset
 	s.primaryStatus = status
+}
+
+// SetLinkOn304 says whether a 304 carries the Link header of the page it
+// stands for (the default); with false it carries none, which GitHub
+// does not promise either.
+func (s *Server) SetLinkOn304(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noLinkOn304 = !on
 }
 
 // Heal removes every injected failure, refills the rate limit and empties
@@ -660,6 +670,9 @@ func (s *Server) respondLocked(r *http.Request, req Request, res result, countRa
 		if etagMatch(r.Header.Get("If-None-Match"), etag) {
 			status = http.StatusNotModified
 			body = nil
+			if s.noLinkOn304 {
+				h.Del("Link")
+			}
 		}
 	}
 	if countRate && status != http.StatusNotModified {
