@@ -285,7 +285,7 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		{ns, "get", false},
 		{ns, "list", false},
 		{ns, "update", false},
-		{"frontend-pr-7-9d8e7f", "create", false},
+		{"frontend-pr-7-cdf85e", "create", false},
 	} {
 		out, _ := cp.kubectl(t, "", "-n", tc.ns, "auth", "can-i", tc.verb, "secrets", "--as="+sa)
 		if got := strings.TrimSpace(out) == "yes"; got != tc.want {
