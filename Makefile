@@ -41,6 +41,10 @@ bench: ## Run the Go benchmarks (figures go in docs/benchmarks.md).
 fuzz: ## Fuzz the parsers for 30s each.
 	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 30s ./internal/params
 
+.PHONY: fuzz-ci
+fuzz-ci: ## Fuzz the getparams body, .preview.yaml, server config and names for 30s each (FUZZTIME); CI runs it.
+	GO=$(GO) hack/fuzz.sh
+
 .PHONY: e2e
 e2e: ## End-to-end on a real kube-apiserver and Argo CD (builds the stack once, cached outside the clone).
 	hack/e2e/run.sh

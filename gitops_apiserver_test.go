@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/preview-generator/preview-generator/internal/render"
+	"github.com/preview-generator/preview-generator/internal/render/rendertest"
 )
 
 // controlPlane is a throwaway etcd + kube-apiserver on loopback, started
@@ -61,15 +62,7 @@ func startProcess(t *testing.T, logFile, name string, args ...string) {
 
 func startControlPlane(t *testing.T) *controlPlane {
 	t.Helper()
-	bin := os.Getenv("PREVIEW_APISERVER_BIN")
-	if bin == "" {
-		t.Skip("set PREVIEW_APISERVER_BIN to a directory with etcd, kube-apiserver and kubectl (hack/e2e builds them)")
-	}
-	for _, tool := range []string{"sh", "curl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s not on PATH", tool)
-		}
-	}
+	bin := rendertest.APIServerBinDir(t)
 	dir := t.TempDir()
 	etcdPort, peerPort, apiPort := freePort(t), freePort(t), freePort(t)
 	startProcess(t, filepath.Join(dir, "etcd.log"), filepath.Join(bin, "etcd"),
@@ -292,7 +285,7 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		{ns, "get", false},
 		{ns, "list", false},
 		{ns, "update", false},
-		{"frontend-pr-7-9d8e7f", "create", false},
+		{"frontend-pr-7-cdf85e", "create", false},
 	} {
 		out, _ := cp.kubectl(t, "", "-n", tc.ns, "auth", "can-i", tc.verb, "secrets", "--as="+sa)
 		if got := strings.TrimSpace(out) == "yes"; got != tc.want {

@@ -395,10 +395,10 @@ func TestNotifications(t *testing.T) {
 			if d.State != wantStates[name] {
 				t.Errorf("template %s state = %q, want %q", name, d.State, wantStates[name])
 			}
-			if got := execute(t, d.EnvironmentURL, vars); got != "https://backend-pr-12-4f0c2a.preview.example.com" {
+			if got := execute(t, d.EnvironmentURL, vars); got != "https://backend-pr-12-58d661.preview.example.com" {
 				t.Errorf("template %s environmentURL renders %q", name, got)
 			}
-			if got := execute(t, d.Environment, vars); got != "preview-backend-pr-12-4f0c2a" {
+			if got := execute(t, d.Environment, vars); got != "preview-backend-pr-12-58d661" {
 				t.Errorf("template %s environment renders %q", name, got)
 			}
 			// Without an explicit empty list GitHub waits for every status
@@ -412,7 +412,7 @@ func TestNotifications(t *testing.T) {
 			delete(wantStates, name)
 		}
 		if gh.PullRequestComment != nil {
-			if got := execute(t, gh.PullRequestComment.Content, vars); !strings.Contains(got, "https://backend-pr-12-4f0c2a.preview.example.com") {
+			if got := execute(t, gh.PullRequestComment.Content, vars); !strings.Contains(got, "https://backend-pr-12-58d661.preview.example.com") {
 				t.Errorf("template %s comment lacks the preview URL:\n%s", name, got)
 			}
 		}
@@ -455,8 +455,8 @@ func execute(t *testing.T, text string, vars map[string]any) string {
 // hand: the backend's PR 12 with every service switched on.
 func backendParams() map[string]string {
 	return map[string]string{
-		"name":               "backend-pr-12-4f0c2a",
-		"namespace":          "backend-pr-12-4f0c2a",
+		"name":               "backend-pr-12-58d661",
+		"namespace":          "backend-pr-12-58d661",
 		"repository":         "acme/backend",
 		"owner":              "acme",
 		"repo":               "backend",
@@ -470,8 +470,8 @@ func backendParams() map[string]string {
 		"title":              `Add "login": step 1 of 3`,
 		"labels":             "bug,preview",
 		"image":              "ghcr.io/acme/backend:pr-12-1a2b3c4",
-		"host":               "backend-pr-12-4f0c2a.preview.example.com",
-		"url":                "https://backend-pr-12-4f0c2a.preview.example.com",
+		"host":               "backend-pr-12-58d661.preview.example.com",
+		"url":                "https://backend-pr-12-58d661.preview.example.com",
 		"pr_url":             "https://github.com/acme/backend/pull/12",
 		"ttl":                "72h",
 		"last_activity_at":   "2026-11-20T10:00:00Z",
@@ -489,8 +489,8 @@ func backendParams() map[string]string {
 // frontendParams is the frontend's PR 7: no database, basic auth on.
 func frontendParams() map[string]string {
 	return map[string]string{
-		"name":               "frontend-pr-7-9d8e7f",
-		"namespace":          "frontend-pr-7-9d8e7f",
+		"name":               "frontend-pr-7-cdf85e",
+		"namespace":          "frontend-pr-7-cdf85e",
 		"repository":         "acme/frontend",
 		"owner":              "acme",
 		"repo":               "frontend",
@@ -504,8 +504,8 @@ func frontendParams() map[string]string {
 		"title":              "Fix header",
 		"labels":             "preview",
 		"image":              "ghcr.io/acme/frontend:pr-7-9f8e7d6",
-		"host":               "frontend-pr-7-9d8e7f.preview.example.com",
-		"url":                "https://frontend-pr-7-9d8e7f.preview.example.com",
+		"host":               "frontend-pr-7-cdf85e.preview.example.com",
+		"url":                "https://frontend-pr-7-cdf85e.preview.example.com",
 		"pr_url":             "https://github.com/acme/frontend/pull/7",
 		"ttl":                "72h",
 		"last_activity_at":   "2026-11-21T08:30:00Z",
@@ -520,26 +520,26 @@ func frontendParams() map[string]string {
 	}
 }
 
-// withDependencies is frontendParams with the issue-3 parameters of
-// internal/params (docs/overlay-config.md), written by hand: the backend's
-// PR 12 as a live preview, payments-api fallen back to staging, two env
-// variables and a configuration error.
+// withDependencies is frontendParams with the dependency, env and
+// config_error parameters of internal/params (docs/overlay-config.md),
+// written by hand: the backend's PR 12 as a live preview, payments-api
+// fallen back to staging, two env variables and a configuration error.
 func withDependencies() map[string]string {
 	p := frontendParams()
 	p["config_error"] = `.preview.yaml: line 3: unknown key "databse"`
 	p["env"] = `{"FEATURE_X":"on","LOG_LEVEL":"debug"}`
 	p["dependency_names"] = "backend,payments-api"
 	p["dependencies"] = `[{"name":"backend","key":"backend","env":"BACKEND","target":"pr-12","requested":"pr-12",` +
-		`"url":"http://app.backend-pr-12-4f0c2a.svc.cluster.local:80","public_url":"https://backend-pr-12-4f0c2a.preview.example.com",` +
-		`"namespace":"backend-pr-12-4f0c2a","reason":""},` +
+		`"url":"http://app.backend-pr-12-58d661.svc.cluster.local:80","public_url":"https://backend-pr-12-58d661.preview.example.com",` +
+		`"namespace":"backend-pr-12-58d661","reason":""},` +
 		`{"name":"payments-api","key":"payments_api","env":"PAYMENTS_API","target":"staging","requested":"pr-9",` +
 		`"url":"http://payments.staging.svc.cluster.local","public_url":"https://payments.staging.example.com",` +
 		`"namespace":"staging","reason":"target not labelled"}]`
 	for k, v := range map[string]string{
 		"dep_backend_target": "pr-12", "dep_backend_requested": "pr-12",
-		"dep_backend_url":        "http://app.backend-pr-12-4f0c2a.svc.cluster.local:80",
-		"dep_backend_public_url": "https://backend-pr-12-4f0c2a.preview.example.com",
-		"dep_backend_namespace":  "backend-pr-12-4f0c2a", "dep_backend_reason": "",
+		"dep_backend_url":        "http://app.backend-pr-12-58d661.svc.cluster.local:80",
+		"dep_backend_public_url": "https://backend-pr-12-58d661.preview.example.com",
+		"dep_backend_namespace":  "backend-pr-12-58d661", "dep_backend_reason": "",
 		"dep_payments_api_target": "staging", "dep_payments_api_requested": "pr-9",
 		"dep_payments_api_url":        "http://payments.staging.svc.cluster.local",
 		"dep_payments_api_public_url": "https://payments.staging.example.com",
@@ -610,7 +610,7 @@ func TestPreviews(t *testing.T) {
 				images:     map[string]string{"Deployment/app/app": "ghcr.io/acme/frontend:pr-7-9f8e7d6"},
 				labels:     map[string]string{"preview-generator.io/owner": "acme", "preview-generator.io/repo": "frontend", "preview-generator.io/pr": "7"},
 				info: map[string]string{
-					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-9d8e7f.preview.example.com",
+					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
 					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
 				},
 				deps:      staging,
@@ -631,7 +631,7 @@ func TestPreviews(t *testing.T) {
 				},
 				labels: map[string]string{"preview-generator.io/owner": "acme", "preview-generator.io/repo": "backend", "preview-generator.io/pr": "12"},
 				info: map[string]string{
-					"Pull request": "https://github.com/acme/backend/pull/12", "Preview": "https://backend-pr-12-4f0c2a.preview.example.com",
+					"Pull request": "https://github.com/acme/backend/pull/12", "Preview": "https://backend-pr-12-58d661.preview.example.com",
 					"Head commit": "1a2b3c4", "Expires at": "2026-11-23T10:00:00Z",
 				},
 				deps:      staging,
@@ -653,15 +653,15 @@ func TestPreviews(t *testing.T) {
 				labels:      map[string]string{"preview-generator.io/pr": "7"},
 				configError: true,
 				info: map[string]string{
-					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-9d8e7f.preview.example.com",
+					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
 					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
-					"Dependency backend":      "pr-12 https://backend-pr-12-4f0c2a.preview.example.com",
+					"Dependency backend":      "pr-12 https://backend-pr-12-58d661.preview.example.com",
 					"Dependency payments-api": "staging https://payments.staging.example.com (target not labelled)",
 					"Configuration error":     `.preview.yaml: line 3: unknown key "databse"`,
 				},
 				deps: map[string]string{
-					"BACKEND_URL":             "http://app.backend-pr-12-4f0c2a.svc.cluster.local:80",
-					"BACKEND_PUBLIC_URL":      "https://backend-pr-12-4f0c2a.preview.example.com",
+					"BACKEND_URL":             "http://app.backend-pr-12-58d661.svc.cluster.local:80",
+					"BACKEND_PUBLIC_URL":      "https://backend-pr-12-58d661.preview.example.com",
 					"BACKEND_TARGET":          "pr-12",
 					"FRONTEND_URL":            "https://frontend.staging.example.com",
 					"PAYMENTS_API_URL":        "http://payments.staging.svc.cluster.local",
@@ -669,8 +669,8 @@ func TestPreviews(t *testing.T) {
 					"PAYMENTS_API_TARGET":     "staging",
 				},
 				env:         map[string]string{"FEATURE_X": "on", "LOG_LEVEL": "debug"},
-				egressTo:    []string{"backend-pr-12-4f0c2a", "staging"},
-				dependsOnNS: []string{"backend-pr-12-4f0c2a"},
+				egressTo:    []string{"backend-pr-12-58d661", "staging"},
+				dependsOnNS: []string{"backend-pr-12-58d661"},
 			},
 		},
 		{
@@ -682,7 +682,7 @@ func TestPreviews(t *testing.T) {
 				components: []string{"../components/size-small", "../components/basic-auth"},
 				labels:     map[string]string{"preview-generator.io/repo": "github"},
 				info: map[string]string{
-					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-9d8e7f.preview.example.com",
+					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
 					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
 				},
 				deps:      staging,

@@ -6,12 +6,16 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
+	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	previewgenerator "github.com/preview-generator/preview-generator"
 	"github.com/preview-generator/preview-generator/internal/pr"
 	"sigs.k8s.io/yaml"
 )
@@ -89,32 +93,100 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// kindName identifies a rendered object.
+type kindName struct{ kind, name string }
+
+// dbComponentObjects returns the kind and name of every object that
+// kustomize/components/db adds, read from the component's own resources
+// in the GitOps layout the render command embeds.
+func dbComponentObjects(t *testing.T) []kindName {
+	t.Helper()
+	const dir = "kustomize/components/db"
+	gitops := previewgenerator.GitOps()
+	b, err := fs.ReadFile(gitops, dir+"/kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k struct {
+		Resources []string `json:"resources"`
+	}
+	if err := yaml.Unmarshal(b, &k); err != nil {
+		t.Fatalf("%s/kustomization.yaml: %v", dir, err)
+	}
+	var out []kindName
+	for _, r := range k.Resources {
+		b, err := fs.ReadFile(gitops, path.Join(dir, r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range docs(t, b) {
+			md, _ := o["metadata"].(map[string]any)
+			kind, _ := o["kind"].(string)
+			name, _ := md["name"].(string)
+			if kind == "" || name == "" {
+				t.Fatalf("%s/%s: an object without kind or name: %v", dir, r, o)
+			}
+			out = append(out, kindName{kind, name})
+		}
+	}
+	// The component's core objects, so that a broken read above cannot
+	// leave nothing to check.
+	for _, want := range []kindName{{"Deployment", "postgres"}, {"Service", "postgres"}, {"Job", "migrate"}, {"Job", "db-credentials"}} {
+		if !slices.Contains(out, want) {
+			t.Fatalf("%s renders %v, which lacks %s %s", dir, out, want.kind, want.name)
+		}
+	}
+	return out
+}
+
+// hasEnv reports whether o holds an env entry {"name": name, ...}; map keys
+// marshal sorted, so "name" comes first.
+func hasEnv(o map[string]any, name string) bool {
+	return strings.Contains(toJSON(o), `"name":"`+name+`"`)
+}
+
+// checkDatabase asserts that the db component's objects, and the database
+// settings it patches into the app Deployment, are all rendered when db is
+// true and none of them is when it is false.
+func checkDatabase(t *testing.T, objs []map[string]any, db bool) {
+	t.Helper()
+	for _, o := range dbComponentObjects(t) {
+		if got := find(objs, o.kind, o.name) != nil; got != db {
+			t.Errorf("database %v: %s %s rendered = %v", db, o.kind, o.name, got)
+		}
+	}
+	app := find(objs, "Deployment", "app")
+	if app == nil {
+		t.Fatal("no Deployment app")
+	}
+	for _, env := range []string{"PGHOST", "DATABASE_URL"} {
+		if got := hasEnv(app, env); got != db {
+			t.Errorf("database %v: Deployment app sets %s = %v", db, env, got)
+		}
+	}
+}
+
 func TestRenderGolden(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name, repo string
 		number     int
+		database   bool // appsets/backend.yaml asks for it, appsets/frontend.yaml does not
 		check      func(t *testing.T, objs []map[string]any)
 	}{
-		{"frontend-defaults.yaml", "acme/frontend", 9, func(t *testing.T, objs []map[string]any) {
+		{"frontend-defaults.yaml", "acme/frontend", 9, false, func(t *testing.T, objs []map[string]any) {
 			app := objs[0]
 			if app["kind"] != "Application" || app["metadata"].(map[string]any)["name"] != "frontend-pr-9-cdf85e" {
 				t.Fatalf("first document = %v %v, want the Application frontend-pr-9-cdf85e", app["kind"], app["metadata"])
-			}
-			if find(objs, "StatefulSet", "") != nil || find(objs, "Job", "migrate") != nil {
-				t.Error("the frontend has no database, but a StatefulSet or migration Job was rendered")
 			}
 			cm := find(objs, "ConfigMap", "preview-dependencies")
 			if cm == nil || cm["data"].(map[string]any)["BACKEND_URL"] != "https://backend.staging.example.com" {
 				t.Errorf("without .preview.yaml the dependencies stay on kustomize/base's staging defaults: %v", cm)
 			}
 		}},
-		{"backend-db.yaml", "acme/backend", 1, func(t *testing.T, objs []map[string]any) {
+		{"backend-db.yaml", "acme/backend", 1, true, func(t *testing.T, objs []map[string]any) {
 			if find(objs, "Namespace", "backend-pr-1-58d661") == nil {
 				t.Error("no Namespace backend-pr-1-58d661")
-			}
-			if find(objs, "Job", "migrate") == nil {
-				t.Error("the backend renders the database with a migration Job")
 			}
 			dep := find(objs, "Deployment", "app")
 			if dep == nil || !strings.Contains(toJSON(dep), `"image":"ghcr.io/acme/backend:pr-1-3f78685"`) {
@@ -127,7 +199,7 @@ func TestRenderGolden(t *testing.T) {
 				}
 			}
 		}},
-		{"frontend-dependency.yaml", "acme/frontend", 7, func(t *testing.T, objs []map[string]any) {
+		{"frontend-dependency.yaml", "acme/frontend", 7, false, func(t *testing.T, objs []map[string]any) {
 			cm := find(objs, "ConfigMap", "preview-dependencies")
 			if cm == nil || cm["data"].(map[string]any)["BACKEND_URL"] != "http://app.backend-pr-1-58d661.svc.cluster.local:80" {
 				t.Errorf("dependency ConfigMap = %v, want BACKEND_URL at backend PR #1's preview", cm)
@@ -139,7 +211,9 @@ func TestRenderGolden(t *testing.T) {
 			t.Parallel()
 			out := renderFor(t, tc.repo, tc.number)
 			golden(t, tc.name, out)
-			tc.check(t, docs(t, out))
+			objs := docs(t, out)
+			checkDatabase(t, objs, tc.database)
+			tc.check(t, objs)
 		})
 	}
 }

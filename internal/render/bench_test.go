@@ -10,11 +10,11 @@ import (
 
 // benchParams is a backend preview in the shape of docs/contract.md.
 var benchParams = map[string]string{
-	"name": "backend-pr-12-4f0c2a", "namespace": "backend-pr-12-4f0c2a", "repository": "acme/backend",
+	"name": "backend-pr-12-58d661", "namespace": "backend-pr-12-58d661", "repository": "acme/backend",
 	"owner": "acme", "repo": "backend", "number": "12", "branch": "feature/login", "branch_slug": "feature-login",
 	"target_branch": "main", "head_sha": "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d", "head_short_sha": "1a2b3c4",
 	"author": "octocat", "title": "Add login", "labels": "preview", "image": "ghcr.io/acme/backend:pr-12-1a2b3c4",
-	"host": "backend-pr-12-4f0c2a.preview.example.com", "url": "https://backend-pr-12-4f0c2a.preview.example.com",
+	"host": "backend-pr-12-58d661.preview.example.com", "url": "https://backend-pr-12-58d661.preview.example.com",
 	"pr_url": "https://github.com/acme/backend/pull/12", "ttl": "72h", "last_activity_at": "2026-11-20T10:00:00Z",
 	"expires_at": "2026-11-23T10:00:00Z", "db_enabled": "true", "basic_auth_enabled": "true", "seed_version": "v1",
 	"migrate_command": "python manage.py migrate --noinput", "size_profile": "small", "redis_enabled": "true",
@@ -71,7 +71,7 @@ func TestBenchParamsRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if app.Name != "backend-pr-12-4f0c2a" || find(res.Objects, "Job", "migrate") == nil {
+	if app.Name != "backend-pr-12-58d661" || find(res.Objects, "Job", "migrate") == nil {
 		t.Errorf("Application %s, migrate Job present %v", app.Name, find(res.Objects, "Job", "migrate") != nil)
 	}
 }

@@ -19,7 +19,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
 const (
-	testNS    = "backend-pr-12-4f0c2a"
+	testNS    = "backend-pr-12-58d661"
 	testImage = "ghcr.io/acme/backend:pr-12-1a2b3c4"
 	seedImage = "ghcr.io/preview-generator/seed-postgres:v2"
 )

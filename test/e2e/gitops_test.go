@@ -36,8 +36,11 @@ type installOptions struct {
 func appsetManifests(t *testing.T, opts installOptions) (deps, appsetStream string, appsets []string) {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(repoRoot(t), "appsets", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Skipf("appsets/*.yaml is not in the tree yet (%v)", err)
+	if err != nil {
+		t.Fatalf("listing appsets/*.yaml: %v", err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no appsets/*.yaml under %s", repoRoot(t))
 	}
 	sort.Strings(files)
 	var docs []map[string]any

@@ -5,6 +5,7 @@ package rendertest
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,18 +36,46 @@ func DecodeTyped(t testing.TB, o *unstructured.Unstructured) {
 	}
 }
 
+// RequireKustomizeEnv names the environment variable that turns a missing
+// kustomize CLI from a skipped parity test into a failed one. CI sets it
+// to 1.
+const RequireKustomizeEnv = "PREVIEW_REQUIRE_KUSTOMIZE"
+
+// RequireAPIServerEnv names the environment variable that turns a missing
+// $PREVIEW_APISERVER_BIN (etcd, kube-apiserver, kubectl) from a skipped
+// API-server test into a failed one. CI sets it to 1.
+const RequireAPIServerEnv = "PREVIEW_REQUIRE_APISERVER"
+
+// KustomizeBinEnv and APIServerBinEnv name the variables that point the
+// tests at the binaries hack/e2e builds.
+const (
+	KustomizeBinEnv = "PREVIEW_KUSTOMIZE_BIN"
+	APIServerBinEnv = "PREVIEW_APISERVER_BIN"
+)
+
+// Missing ends a test that lacks a tool it needs: it skips with reason
+// when the environment variable requireEnv is empty, and fails, naming
+// requireEnv, when it is set. It does not return.
+func Missing(t testing.TB, requireEnv, reason string) {
+	t.Helper()
+	if v := os.Getenv(requireEnv); v != "" {
+		t.Fatalf("%s (%s=%s makes this a failure)", reason, requireEnv, v)
+	}
+	t.Skipf("skipping: %s (set %s=1 to make this a failure)", reason, requireEnv)
+}
+
 // KustomizeBinary finds the kustomize CLI for the parity tests:
-// $PREVIEW_KUSTOMIZE_BIN, else kustomize on PATH, and skips the test when
-// there is none. Argo CD's code also runs `kustomize version` from PATH, so
-// the binary's directory goes first on PATH (the tests using it cannot run
-// in parallel).
+// $PREVIEW_KUSTOMIZE_BIN, else kustomize on PATH. When there is none it
+// skips the test, or fails it under $PREVIEW_REQUIRE_KUSTOMIZE. Argo CD's
+// code also runs `kustomize version` from PATH, so the binary's directory
+// goes first on PATH (the tests using it cannot run in parallel).
 func KustomizeBinary(t testing.TB) string {
 	t.Helper()
-	bin := os.Getenv("PREVIEW_KUSTOMIZE_BIN")
+	bin := os.Getenv(KustomizeBinEnv)
 	if bin == "" {
 		p, err := exec.LookPath("kustomize")
 		if err != nil {
-			t.Skip("no kustomize CLI: set PREVIEW_KUSTOMIZE_BIN or put kustomize v5.8.2 on PATH (hack/e2e builds it)")
+			Missing(t, RequireKustomizeEnv, "no kustomize CLI: set "+KustomizeBinEnv+" or put kustomize v5.8.2 on PATH (hack/e2e builds it)")
 		}
 		bin = p
 	}
@@ -56,4 +85,28 @@ func KustomizeBinary(t testing.TB) string {
 	}
 	t.Setenv("PATH", filepath.Dir(abs)+string(os.PathListSeparator)+os.Getenv("PATH"))
 	return abs
+}
+
+// APIServerBinDir returns $PREVIEW_APISERVER_BIN, the directory with etcd,
+// kube-apiserver and kubectl for the API-server test, after checking that
+// those and the sh and curl the test also runs are there. When something
+// is missing it skips the test, or fails it under
+// $PREVIEW_REQUIRE_APISERVER.
+func APIServerBinDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv(APIServerBinEnv)
+	if dir == "" {
+		Missing(t, RequireAPIServerEnv, "set "+APIServerBinEnv+" to a directory with etcd, kube-apiserver and kubectl (hack/e2e builds them)")
+	}
+	for _, name := range []string{"etcd", "kube-apiserver", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			Missing(t, RequireAPIServerEnv, fmt.Sprintf("%s=%s lacks %s: %v", APIServerBinEnv, dir, name, err))
+		}
+	}
+	for _, tool := range []string{"sh", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			Missing(t, RequireAPIServerEnv, tool+" not on PATH")
+		}
+	}
+	return dir
 }

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Fuzzes each target below for a bounded time, one after the other, as CI
+# does (`make fuzz-ci`, a step of .ci/run), and fails when any target fails.
+# A failing input is saved under <package>/testdata/fuzz/<target>/; replay it
+# with go test -run '^<target>$' ./<package>.
+#   FUZZTIME=30s   time per target (go test -fuzztime)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+GO=${GO:-go}
+FUZZTIME=${FUZZTIME:-30s}
+
+targets=(
+  "FuzzGetParamsBody ./internal/server"  # the getparams request body, through the real handler
+  "FuzzParseOverlay ./internal/overlay"  # a PR's .preview.yaml
+  "FuzzParseConfig ./internal/overlay"   # the server config file
+  "FuzzNames ./internal/params"          # preview names and branch slugs
+)
+
+T0=$SECONDS
+failed=()
+for target in "${targets[@]}"; do
+  read -r name pkg <<<"$target"
+  start=$SECONDS
+  echo "== fuzz $name in $pkg for $FUZZTIME"
+  if "$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"; then
+    echo "$name: passed in $((SECONDS - start))s"
+  else
+    echo "$name: FAILED after $((SECONDS - start))s" >&2
+    failed+=("$name")
+  fi
+done
+if ((${#failed[@]} > 0)); then
+  echo "fuzz: ${#failed[@]} of ${#targets[@]} targets failed: ${failed[*]} ($((SECONDS - T0))s)" >&2
+  exit 1
+fi
+echo "fuzz: all ${#targets[@]} targets passed ($((SECONDS - T0))s)"
