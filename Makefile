@@ -38,7 +38,7 @@ bench: ## Run the Go benchmarks (figures go in docs/benchmarks.md).
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
 .PHONY: fuzz
-fuzz: ## Fuzz the parsers for 30s each.
+fuzz: ## Fuzz the preview names for 30s (make fuzz-ci fuzzes every parser).
 	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 30s ./internal/params
 
 .PHONY: fuzz-ci

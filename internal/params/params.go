@@ -46,7 +46,7 @@ const (
 	KeyMigrateCommand   = "migrate_command"
 	KeySizeProfile      = "size_profile"
 
-	// Keys added by issue 3 (the overlay config); see Extend and deps.go.
+	// Keys the overlay config brings; see Extend and deps.go.
 	// They are not part of For's map: Extend adds them.
 	KeyConfigError     = "config_error"
 	KeyEnv             = "env"

@@ -67,10 +67,7 @@ func TestDockerfileContract(t *testing.T) {
 	// The tests run the image's scripts on the local PostgreSQL: it must be
 	// the image's major version.
 	t.Run("local install is the image's major", func(t *testing.T) {
-		in, err := pgtest.Find()
-		if err != nil {
-			t.Skipf("no local PostgreSQL: %v", err)
-		}
+		in := pgtest.Require(t)
 		if got := filepath.Base(filepath.Dir(in.BinDir)); got != "15" && os.Getenv(pgtest.BinDirEnv) == "" {
 			t.Errorf("local PostgreSQL major %s (%s), the image uses 15", got, in.BinDir)
 		}
