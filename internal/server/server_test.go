@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -302,5 +303,51 @@ func TestGzipWhenAccepted(t *testing.T) {
 		if acceptsGzip(h) != want {
 			t.Errorf("acceptsGzip(%q) = %v, want %v", h, !want, want)
 		}
+	}
+}
+
+// TestInputCannotGrowStateWithoutBound: distinct labels are bounded (a
+// clear 400 naming the key past the bound) and the answer cache is
+// bounded in bytes as well as entries.
+func TestInputCannotGrowStateWithoutBound(t *testing.T) {
+	t.Parallel()
+	s, _ := newFileServer(t)
+	for i := range store.DefaultMaxLabels {
+		label := fmt.Sprintf("label-%d", i)
+		if i == 0 {
+			label = "preview"
+		}
+		rec := do(t, s, "POST", RouteGetParams, "Bearer "+testToken, body(`{"repositories":["acme/backend"],"label":"`+label+`"}`))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("label %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	rec := do(t, s, "POST", RouteGetParams, "Bearer "+testToken, body(`{"repositories":["acme/backend"],"label":"one-too-many"}`))
+	if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), `input parameter \"label\"`) ||
+		!strings.Contains(rec.Body.String(), "at most 16") {
+		t.Fatalf("label past the bound: %d %s; want a 400 naming the key and the bound", rec.Code, rec.Body)
+	}
+	// Labels already watched still answer.
+	if rec := do(t, s, "POST", RouteGetParams, "Bearer "+testToken, body(`{"repositories":["acme/backend"],"label":"label-3"}`)); rec.Code != http.StatusOK {
+		t.Fatalf("a watched label after the bound: %d %s", rec.Code, rec.Body)
+	}
+
+	// The cache: answers of 10 MiB each never hold more than the bound.
+	big := &answer{gz: make([]byte, 10<<20)}
+	for i := range 10 {
+		s.keep(fmt.Sprintf("key-%d", i), big)
+		s.mu.Lock()
+		n, held := len(s.cache), s.cacheBytes
+		s.mu.Unlock()
+		if held > maxCachedBytes || n > maxCached {
+			t.Fatalf("after %d answers: %d entries, %d bytes; bounds %d, %d", i+1, n, held, maxCached, maxCachedBytes)
+		}
+	}
+	s.keep("huge", &answer{gz: make([]byte, maxCachedBytes+1)})
+	s.mu.Lock()
+	_, kept := s.cache["huge"]
+	s.mu.Unlock()
+	if kept {
+		t.Error("an answer over the byte bound was cached")
 	}
 }
