@@ -12,6 +12,7 @@ import (
 	"github.com/preview-generator/preview-generator/internal/params"
 	"github.com/preview-generator/preview-generator/internal/pr"
 	"github.com/preview-generator/preview-generator/internal/server"
+	"github.com/preview-generator/preview-generator/internal/webhook"
 )
 
 // demoToken is the plugin token --demo falls back to when none is given.
@@ -28,6 +29,9 @@ type config struct {
 
 	PluginToken     string
 	PluginTokenFile string
+
+	WebhookSecret     string
+	WebhookSecretFile string
 
 	GitHubURL            string
 	GitHubToken          string
@@ -62,11 +66,12 @@ type config struct {
 	render bool
 
 	// Resolved by load.
-	token        []byte
-	githubToken  string
-	githubAppKey []byte
-	allowed      []pr.Repo
-	server       *overlay.Config
+	token         []byte
+	webhookSecret []byte // empty: no webhook route
+	githubToken   string
+	githubAppKey  []byte
+	allowed       []pr.Repo
+	server        *overlay.Config
 	// targets are the options each catalog repository's PRs are judged
 	// under as dependency targets (server.CatalogTargets), by Repo.Key().
 	targets map[string]params.Options
@@ -81,6 +86,8 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", ":8080", "address to serve HTTP on")
 	fs.StringVar(&c.PluginToken, "plugin-token", "", "bearer token Argo CD sends (prefer --plugin-token-file)")
 	fs.StringVar(&c.PluginTokenFile, "plugin-token-file", "", "file holding the bearer token Argo CD sends")
+	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "GitHub webhook secret (prefer --webhook-secret-file); without one, POST "+server.RouteWebhook+" does not exist")
+	fs.StringVar(&c.WebhookSecretFile, "webhook-secret-file", "", "file holding the GitHub webhook secret")
 	fs.StringVar(&c.GitHubURL, "github-url", "https://api.github.com/", "GitHub API base URL (Enterprise: https://HOST/api/v3/)")
 	fs.StringVar(&c.GitHubToken, "github-token", "", "GitHub token (prefer --github-token-file)")
 	fs.StringVar(&c.GitHubTokenFile, "github-token-file", "", "file holding a GitHub token")
@@ -187,6 +194,11 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 	}
 	if len(c.token) > 0 && len(c.token) < 16 && !c.Demo && !c.render {
 		bad("plugin-token-file", "token is %d characters; use at least 16 (openssl rand -hex 32)", len(c.token))
+	}
+
+	c.webhookSecret = []byte(secret(c.WebhookSecret, c.WebhookSecretFile, "webhook-secret", "webhook-secret-file"))
+	if n := len(c.webhookSecret); n > 0 && n < webhook.MinSecretLen {
+		bad("webhook-secret-file", "secret is %d characters; use at least %d (openssl rand -hex 32)", n, webhook.MinSecretLen)
 	}
 
 	if !offline {
@@ -316,10 +328,10 @@ func (c *config) String() string {
 		}
 		return "*****"
 	}
-	return fmt.Sprintf("listen=%s plugin-token=%s plugin-token-file=%s github-url=%s github-token=%s github-token-file=%s "+
+	return fmt.Sprintf("listen=%s plugin-token=%s plugin-token-file=%s webhook-secret=%s webhook-secret-file=%s github-url=%s github-token=%s github-token-file=%s "+
 		"github-app-id=%d github-app-installation-id=%d github-app-key-file=%s repos=%s resync-interval=%s label=%s "+
 		"default-ttl=%s max-ttl=%s domain=%s registry=%s image-template=%s allow-forks=%t demo=%t prs-file=%s config=%s",
-		c.Listen, mask(c.PluginToken), c.PluginTokenFile, c.GitHubURL, mask(c.GitHubToken), c.GitHubTokenFile,
+		c.Listen, mask(c.PluginToken), c.PluginTokenFile, mask(c.WebhookSecret), c.WebhookSecretFile, c.GitHubURL, mask(c.GitHubToken), c.GitHubTokenFile,
 		c.GitHubAppID, c.GitHubInstallationID, c.GitHubAppKeyFile, c.Repos, c.ResyncInterval, c.Label,
 		c.DefaultTTL, c.MaxTTL, c.Domain, c.Registry, c.ImageTemplate, c.AllowForks, c.Demo, c.PRsFile, c.ConfigFile)
 }

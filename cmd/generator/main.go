@@ -29,6 +29,7 @@ import (
 	"github.com/preview-generator/preview-generator/internal/server"
 	"github.com/preview-generator/preview-generator/internal/status"
 	"github.com/preview-generator/preview-generator/internal/store"
+	"github.com/preview-generator/preview-generator/internal/webhook"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -202,6 +203,14 @@ func (src *source) store(cfg *config, sc store.Config, cache *compose.Cache) *st
 	return store.New(src.lister, sc)
 }
 
+// storeSink passes what a webhook delivery changed on to the store: an
+// immediate refresh of the repository (Refresh never blocks).
+type storeSink struct{ st *store.Store }
+
+// Changed schedules a refresh of repo; the store refreshes a repository
+// as a whole, so number is not needed.
+func (s storeSink) Changed(repo pr.Repo, _ int) { s.st.Refresh(repo) }
+
 // serve wires the source, store and HTTP server, and runs until ctx ends.
 func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	log := newLogger(cfg, logw)
@@ -215,10 +224,12 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	}
 	cache := compose.NewCache()
 	st := src.store(cfg, store.Config{Interval: cfg.ResyncInterval, Logger: log, Metrics: m}, cache)
+	watched := map[string]bool{}
 	for _, r := range src.allowed {
 		if err := st.Watch(r, cfg.Label); err != nil {
 			return err
 		}
+		watched[r.Key()] = true
 	}
 	cc := src.compose(cfg)
 	for _, r := range server.CatalogRepos(cfg.server.Services) {
@@ -227,11 +238,22 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 			if err := st.Watch(r, o.Label); err != nil {
 				return err
 			}
+			watched[r.Key()] = true
 		}
 	}
 	scfg := server.Config{
 		Token: cfg.token, Defaults: src.defaults(cfg), Source: st, Metrics: m, Gatherer: m.Registry, Logger: log,
 		Compose: cc, Cache: cache,
+	}
+	if len(cfg.webhookSecret) > 0 {
+		wh, err := webhook.New(webhook.Config{
+			Secret: cfg.webhookSecret, Sink: storeSink{st}, Metrics: m, Logger: log,
+			Watched: func(r pr.Repo) bool { return watched[r.Key()] },
+		})
+		if err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
+		scfg.Webhook = wh
 	}
 	var reporter *status.Reporter
 	if cfg.ConfigStatus && src.gh != nil {
@@ -250,7 +272,8 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	for _, r := range allowed {
 		names = append(names, r.String())
 	}
-	log.Info("serving", "version", versionString(), "addr", ln.Addr().String(), "repos", strings.Join(names, ","), "config", cfg.String())
+	log.Info("serving", "version", versionString(), "addr", ln.Addr().String(), "repos", strings.Join(names, ","),
+		"webhook", scfg.Webhook != nil, "config", cfg.String())
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -17,6 +17,7 @@ import (
 	"github.com/preview-generator/preview-generator/internal/params"
 	"github.com/preview-generator/preview-generator/internal/pr"
 	"github.com/preview-generator/preview-generator/internal/server"
+	"github.com/preview-generator/preview-generator/internal/webhook"
 )
 
 func parse(t *testing.T, args []string, env map[string]string) (*config, error) {
@@ -82,6 +83,12 @@ func TestLoadNamesTheFlag(t *testing.T) {
 		{"demo and file", []string{"--demo", "--prs-file=x.yaml"}, "--prs-file: give --demo or --prs-file, not both"},
 		{"status needs GitHub", []string{"--demo", "--config-status"}, "--config-status: needs GitHub"},
 		{"status with GitHub", append(ok, "--config-status"), ""},
+		{"webhook secret", append(ok, "--webhook-secret=0123456789abcdef"), ""},
+		{"webhook secret file", append(ok, "--webhook-secret-file="+tokenFile), ""},
+		{"short webhook secret", append(ok, "--webhook-secret=0123456789abcde"), "--webhook-secret-file: secret is 15 characters; use at least 16"},
+		{"empty webhook secret file", append(ok, "--webhook-secret-file="+empty), "--webhook-secret-file: " + empty + " is empty"},
+		{"both webhook secret forms", append(ok, "--webhook-secret=0123456789abcdef", "--webhook-secret-file="+tokenFile), "--webhook-secret-file: give --webhook-secret or --webhook-secret-file, not both"},
+		{"webhook with the demo", []string{"--demo", "--webhook-secret=0123456789abcdef"}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,12 +109,14 @@ func TestLoadNamesTheFlag(t *testing.T) {
 
 func TestStringMasksSecrets(t *testing.T) {
 	t.Parallel()
-	c, err := parse(t, []string{"--plugin-token=plugin-secret-value-123", "--github-token=ghp_supersecret"}, nil)
+	c, err := parse(t, []string{"--plugin-token=plugin-secret-value-123", "--github-token=ghp_supersecret"},
+		map[string]string{"PREVIEW_WEBHOOK_SECRET": "webhook-secret-value-456"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := c.String()
-	if strings.Contains(s, "plugin-secret-value-123") || strings.Contains(s, "ghp_supersecret") || !strings.Contains(s, "github-token=*****") {
+	if strings.Contains(s, "plugin-secret-value-123") || strings.Contains(s, "ghp_supersecret") || strings.Contains(s, "webhook-secret-value-456") ||
+		!strings.Contains(s, "github-token=*****") || !strings.Contains(s, "webhook-secret=*****") {
 		t.Errorf("String() leaks or does not mask secrets: %s", s)
 	}
 }
@@ -206,4 +215,118 @@ func TestREADMEDocumentsEverything(t *testing.T) {
 
 func demoPR() pr.PullRequest {
 	return pr.PullRequest{Repo: pr.Repo{Owner: "acme", Name: "backend"}, Number: 1, HeadSHA: "3f786850e387550fdab836ed7e6dc881de23001b"}
+}
+
+// TestServeWebhook runs serve on a PR file with an hour-long resync: a
+// signed push delivery makes an edit of the file show at once, which only
+// the webhook, through the store's Refresh, can do. Without a secret the
+// route does not exist.
+func TestServeWebhook(t *testing.T) {
+	t.Parallel()
+	const (
+		token  = "plugin-token-0123456789"
+		secret = "webhook-secret-0123456789"
+	)
+	prs, err := os.ReadFile("../../examples/prs.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := []byte(`{"ref":"refs/heads/feature/login","before":"3f786850e387550fdab836ed7e6dc881de23001b",` +
+		`"after":"a1b2c3d4e5f60718293a4b5c6d7e8f9012345678","repository":{"name":"backend","full_name":"acme/backend","owner":{"login":"acme"}}}`)
+	tests := []struct {
+		name     string
+		secret   string
+		wantCode int
+	}{
+		{"with a secret", secret, http.StatusAccepted},
+		{"without a secret", "", http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			file := filepath.Join(t.TempDir(), "prs.yaml")
+			if err := os.WriteFile(file, prs, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			ln.Close()
+			c, err := parse(t, []string{"--prs-file=" + file, "--listen=" + addr, "--resync-interval=1h", "--plugin-token=" + token},
+				map[string]string{"PREVIEW_WEBHOOK_SECRET": tc.secret})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.load(os.ReadFile); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- serve(ctx, c, io.Discard) }()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("serve returned %v", err)
+				}
+			}()
+			title := func() string {
+				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+server.RouteGetParams,
+					strings.NewReader(`{"applicationSetName":"backend","input":{"parameters":{"repositories":["acme/backend"]}}}`))
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					return ""
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				m := regexp.MustCompile(`"title":"([^"]*)"`).FindSubmatch(b)
+				if resp.StatusCode != 200 || m == nil {
+					return ""
+				}
+				return string(m[1])
+			}
+			waitFor := func(want string) bool {
+				for range 250 {
+					if title() == want {
+						return true
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				return false
+			}
+			if !waitFor("Add login endpoint") {
+				t.Fatal("the server never answered the demo title")
+			}
+			edited := strings.Replace(string(prs), "title: Add login endpoint", "title: Renamed on GitHub", 1)
+			if err := os.WriteFile(file, []byte(edited), 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+server.RouteWebhook, bytes.NewReader(push))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set(webhook.HeaderEvent, "push")
+			req.Header.Set(webhook.HeaderDelivery, "9b0e1a6c-0f5e-11f0-8d1a-6a3b7c2d9e01")
+			req.Header.Set(webhook.HeaderSignature, webhook.SignatureHeader([]byte(secret), push))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.wantCode {
+				t.Fatalf("webhook = %d %s, want %d", resp.StatusCode, b, tc.wantCode)
+			}
+			if tc.wantCode == http.StatusAccepted && !waitFor("Renamed on GitHub") {
+				t.Errorf("the edit did not show after the delivery; title = %q", title())
+			}
+			if tc.wantCode != http.StatusAccepted {
+				time.Sleep(200 * time.Millisecond)
+				if got := title(); got != "Add login endpoint" {
+					t.Errorf("title = %q without a webhook, want the old one until the next resync", got)
+				}
+			}
+		})
+	}
 }

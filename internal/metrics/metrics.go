@@ -1,7 +1,7 @@
 // Package metrics defines the generator's Prometheus collectors. One
 // *Metrics implements the small observer interfaces that internal/github,
-// internal/store and internal/server declare, so those packages never import
-// Prometheus themselves.
+// internal/store, internal/server and internal/webhook declare, so those
+// packages never import Prometheus themselves.
 package metrics
 
 import (
@@ -33,6 +33,7 @@ type Metrics struct {
 	paramErrors    *prometheus.CounterVec
 	configErrors   *prometheus.GaugeVec
 	prProblems     *prometheus.GaugeVec
+	webhooks       *prometheus.CounterVec
 }
 
 // New creates and registers the collectors, plus the Go and process ones.
@@ -101,8 +102,12 @@ func New() *Metrics {
 			Namespace: ns, Name: "pull_request_problems",
 			Help: "Labelled pull requests that could not be read at the last refresh, by repo and state: kept (served from their last good state) or pending (new, not listed until they can be read).",
 		}, []string{"repo", "state"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "webhook_deliveries_total",
+			Help: "GitHub webhook deliveries, by event (ping, pull_request, push, issue_comment, other) and outcome (accepted, ignored, replayed, bad_signature, unsigned, too_large, bad_request).",
+		}, []string{"event", "outcome"}),
 	}
-	m.Registry.MustRegister(m.configErrors, m.prProblems,
+	m.Registry.MustRegister(m.configErrors, m.prProblems, m.webhooks,
 		m.httpRequests, m.httpDuration, m.githubRequests, m.rateRemaining, m.rateLimit, m.rateReset,
 		m.syncs, m.syncDuration, m.lastSync, m.stale, m.staleResponses, m.livePreviews, m.paramErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -172,4 +177,9 @@ func (m *Metrics) ParamsError(reason string) { m.paramErrors.WithLabelValues(rea
 func (m *Metrics) PullRequestProblems(repo string, kept, pending int) {
 	m.prProblems.WithLabelValues(repo, "kept").Set(float64(kept))
 	m.prProblems.WithLabelValues(repo, "pending").Set(float64(pending))
+}
+
+// WebhookDelivery counts one GitHub webhook delivery by event and outcome.
+func (m *Metrics) WebhookDelivery(event, outcome string) {
+	m.webhooks.WithLabelValues(event, outcome).Inc()
 }

@@ -1,7 +1,8 @@
 // Package server is the HTTP face of the generator: Argo CD's plugin
-// generator endpoint (POST /api/v1/getparams.execute), health, readiness and
-// metrics. It validates and bounds every request, and never answers an empty
-// parameter list when the true answer is unknown.
+// generator endpoint (POST /api/v1/getparams.execute), health, readiness,
+// metrics and, when configured, the GitHub webhook receiver. It validates
+// and bounds every request, and never answers an empty parameter list when
+// the true answer is unknown.
 package server
 
 import (
@@ -40,6 +41,9 @@ const (
 	RouteHealthz   = "/healthz"
 	RouteReadyz    = "/readyz"
 	RouteMetrics   = "/metrics"
+	// RouteWebhook receives GitHub webhook deliveries; it exists only
+	// when Config.Webhook is set.
+	RouteWebhook = "/api/v1/webhooks/github"
 )
 
 // MaxBodyBytes bounds a getparams request body.
@@ -81,6 +85,10 @@ type Config struct {
 	// Statuses, when set, is told the config health of every live preview
 	// of each new answer (*status.Reporter posts it to GitHub).
 	Statuses StatusReporter
+	// Webhook, when set, serves POST RouteWebhook (internal/webhook's
+	// Handler, which authenticates each delivery by its signature);
+	// nil: the route does not exist.
+	Webhook http.Handler
 }
 
 // StatusReporter receives each live preview's config health.
@@ -185,6 +193,9 @@ func New(cfg Config) *Server {
 	e.POST(RouteGetParams, s.getParams, s.auth)
 	e.GET(RouteHealthz, func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET(RouteReadyz, s.readyz)
+	if cfg.Webhook != nil {
+		e.POST(RouteWebhook, echo.WrapHandler(cfg.Webhook))
+	}
 	if cfg.Gatherer != nil {
 		e.GET(RouteMetrics, echo.WrapHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
 	}

@@ -140,7 +140,16 @@ type Store struct {
 	entries map[string]*entry // by Repo.Key()
 	labels  map[string]bool   // every watched label, lower-case
 	gen     uint64            // bumped whenever any listing changes
+
+	// refresh carries the repositories Refresh asked for to Run;
+	// queued (guarded by mu) holds their keys until Run takes them, so a
+	// burst of requests for one repository is one refresh.
+	refresh chan pr.Repo
+	queued  map[string]bool
 }
+
+// refreshQueue bounds the repositories waiting for an immediate refresh.
+const refreshQueue = 64
 
 type entry struct {
 	repo pr.Repo
@@ -177,7 +186,8 @@ func New(l Lister, cfg Config) *Store {
 	if cfg.MaxLabels <= 0 {
 		cfg.MaxLabels = DefaultMaxLabels
 	}
-	return &Store{lister: l, cfg: cfg, entries: map[string]*entry{}, labels: map[string]bool{}}
+	return &Store{lister: l, cfg: cfg, entries: map[string]*entry{}, labels: map[string]bool{},
+		refresh: make(chan pr.Repo, refreshQueue), queued: map[string]bool{}}
 }
 
 // Watch registers repo and label for background refreshes. It does not
@@ -632,17 +642,49 @@ func (s *Store) SyncAll(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Refresh schedules an immediate refresh of repo by Run and returns at
+// once. A repository that is not watched is ignored; one already waiting
+// is not queued twice; when the queue is full the request is dropped and
+// the next periodic refresh covers it.
+func (s *Store) Refresh(repo pr.Repo) {
+	key := repo.Key()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, watched := s.entries[key]; !watched || s.queued[key] {
+		return
+	}
+	select {
+	case s.refresh <- repo:
+		s.queued[key] = true
+	default:
+		s.cfg.Logger.Warn("refresh queue full; the periodic refresh will cover it", "repo", repo.String())
+	}
+}
+
 // Run refreshes every watched repository now and then every Interval until
-// ctx ends.
+// ctx ends; in between, it refreshes at once each repository Refresh asks
+// for.
 func (s *Store) Run(ctx context.Context) {
 	t := time.NewTicker(s.cfg.Interval)
 	defer t.Stop()
 	for {
 		_ = s.SyncAll(ctx) // outcomes are logged and counted per repository
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				break wait
+			case r := <-s.refresh:
+				s.mu.Lock()
+				delete(s.queued, r.Key())
+				e := s.entries[r.Key()]
+				s.mu.Unlock()
+				if e != nil {
+					_ = s.sync(ctx, e) // logged and counted like the periodic ones
+				}
+			}
 		}
 	}
 }

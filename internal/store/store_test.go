@@ -636,3 +636,71 @@ func sorted2(s []int) []int {
 	slices.Sort(out)
 	return out
 }
+
+func TestRefreshListsAtOnceOncePerBurst(t *testing.T) {
+	t.Parallel()
+	l := newScripted()
+	l.set("acme/backend", nil, 1)
+	l.set("acme/frontend", nil, 7)
+	m := &recMetrics{syncs: map[string][]bool{}, stale: map[string]bool{}}
+	s := New(l, Config{Interval: time.Hour, Metrics: m})
+	s.Watch(backend, "preview")
+	s.Watch(frontend, "preview")
+	// Queued before Run: a burst for backend, one unwatched repository,
+	// then frontend, whose refresh marks that the queue was drained.
+	for range 3 {
+		s.Refresh(backend)
+	}
+	s.Refresh(pr.Repo{Owner: "acme", Name: "unwatched"})
+	s.Refresh(frontend)
+
+	syncs := func(repo string) int {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return len(m.syncs[repo])
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, func() bool { return syncs("acme/frontend") == 2 })
+	if n := syncs("acme/backend"); n != 2 {
+		t.Errorf("backend refreshed %d times, want 2 (the first sync, then one for the burst of 3)", n)
+	}
+	if n := syncs("acme/unwatched"); n != 0 {
+		t.Errorf("an unwatched repository was refreshed %d times", n)
+	}
+
+	// Within the hour-long interval, a Refresh makes a change visible.
+	l.set("acme/backend", nil, 1, 2)
+	s.Refresh(backend)
+	waitFor(t, func() bool {
+		res, err := s.Get(context.Background(), []pr.Repo{backend}, "preview")
+		return err == nil && slices.Equal(numbers(res), []int{1, 2})
+	})
+}
+
+func TestRefreshNeverBlocks(t *testing.T) {
+	t.Parallel()
+	s := New(newScripted(), Config{})
+	for i := range 3 * refreshQueue {
+		r := pr.Repo{Owner: "acme", Name: "r" + strings.Repeat("x", i)}
+		s.Watch(r, "preview")
+		s.Refresh(r) // nothing reads the queue: past its size, requests are dropped
+	}
+	if n := len(s.refresh); n != refreshQueue {
+		t.Errorf("queue holds %d, want it full at %d", n, refreshQueue)
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 5 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 5s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
