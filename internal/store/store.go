@@ -127,6 +127,11 @@ type Config struct {
 	MaxWalk int
 	// MaxLabels defaults to DefaultMaxLabels.
 	MaxLabels int
+	// OnChange, when set, is called after a refresh that changed what a
+	// repository serves (not for its first listing), outside any lock; it
+	// must not block. The generator uses it to ask Argo CD to reconcile
+	// the ApplicationSets of that repository at once.
+	OnChange func(repo pr.Repo)
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
 }
@@ -333,10 +338,12 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 	prs := res.prs
 	took := s.cfg.Now().Sub(started)
 
+	changed := false
 	s.mu.Lock()
 	if err == nil {
 		if !slices.Equal(e.listed, labels) || !reflect.DeepEqual(e.prs, prs) {
 			s.gen++
+			changed = warm
 		}
 		// A label added while listing is not covered; the next sync adds it.
 		e.prs, e.resolved, e.listed, e.syncedAt, e.lastErr = prs, res.resolved, labels, s.cfg.Now(), nil
@@ -361,7 +368,10 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 		}
 		return err
 	}
-	s.cfg.Logger.Debug("refreshed", "repo", e.repo.String(), "pull_requests", len(prs), "took", took)
+	s.cfg.Logger.Debug("refreshed", "repo", e.repo.String(), "pull_requests", len(prs), "took", took, "changed", changed)
+	if changed && s.cfg.OnChange != nil {
+		s.cfg.OnChange(e.repo)
+	}
 	return nil
 }
 

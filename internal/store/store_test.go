@@ -704,3 +704,26 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestOnChangeAfterARefreshThatChangedSomething(t *testing.T) {
+	t.Parallel()
+	l := newScripted()
+	l.set("acme/backend", nil, 1)
+	var mu sync.Mutex
+	var calls []string
+	s := New(l, Config{OnChange: func(r pr.Repo) { mu.Lock(); calls = append(calls, r.String()); mu.Unlock() }})
+	ctx := context.Background()
+	if _, err := s.Get(ctx, []pr.Repo{backend}, "preview"); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.SyncAll(ctx) // unchanged
+	l.set("acme/backend", errBoom)
+	_ = s.SyncAll(ctx) // failed
+	l.set("acme/backend", nil, 1, 2)
+	_ = s.SyncAll(ctx) // changed
+	mu.Lock()
+	defer mu.Unlock()
+	if !reflect.DeepEqual(calls, []string{"acme/backend"}) {
+		t.Errorf("OnChange calls = %v, want one, for the refresh that changed the list (not the first, unchanged or failed ones)", calls)
+	}
+}
