@@ -33,6 +33,7 @@ type Metrics struct {
 	paramErrors    *prometheus.CounterVec
 	configErrors   *prometheus.GaugeVec
 	prProblems     *prometheus.GaugeVec
+	appsetRefresh  *prometheus.CounterVec
 }
 
 // New creates and registers the collectors, plus the Go and process ones.
@@ -101,8 +102,12 @@ func New() *Metrics {
 			Namespace: ns, Name: "pull_request_problems",
 			Help: "Labelled pull requests that could not be read at the last refresh, by repo and state: kept (served from their last good state) or pending (new, not listed until they can be read).",
 		}, []string{"repo", "state"}),
+		appsetRefresh: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "appset_refreshes_total",
+			Help: "Patches of an ApplicationSet with Argo CD's refresh annotation, by appset and outcome (patched, not_found, error).",
+		}, []string{"appset", "outcome"}),
 	}
-	m.Registry.MustRegister(m.configErrors, m.prProblems,
+	m.Registry.MustRegister(m.configErrors, m.prProblems, m.appsetRefresh,
 		m.httpRequests, m.httpDuration, m.githubRequests, m.rateRemaining, m.rateLimit, m.rateReset,
 		m.syncs, m.syncDuration, m.lastSync, m.stale, m.staleResponses, m.livePreviews, m.paramErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -172,4 +177,10 @@ func (m *Metrics) ParamsError(reason string) { m.paramErrors.WithLabelValues(rea
 func (m *Metrics) PullRequestProblems(repo string, kept, pending int) {
 	m.prProblems.WithLabelValues(repo, "kept").Set(float64(kept))
 	m.prProblems.WithLabelValues(repo, "pending").Set(float64(pending))
+}
+
+// AppSetRefresh counts one patch of the ApplicationSet appset with Argo
+// CD's refresh annotation, by outcome.
+func (m *Metrics) AppSetRefresh(appset, outcome string) {
+	m.appsetRefresh.WithLabelValues(appset, outcome).Inc()
 }
