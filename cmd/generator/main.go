@@ -214,8 +214,16 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 			return err
 		}
 	}
+	poll, err := newPolling(cfg, log, st)
+	if err != nil {
+		return err
+	}
+	refresher, err := newRefresher(cfg, log, m)
+	if err != nil {
+		return err
+	}
 	scfg := server.Config{
-		Token: cfg.token, Defaults: src.defaults(cfg), Source: st, Metrics: m, Gatherer: m.Registry, Logger: log,
+		Token: cfg.token, Defaults: src.defaults(cfg), Source: poll.source(), Metrics: m, Gatherer: m.Registry, Logger: log,
 		Compose: src.compose(cfg), Cache: cache,
 	}
 	var reporter *status.Reporter
@@ -240,7 +248,10 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	synced := make(chan struct{})
-	go func() { defer close(synced); st.Run(runCtx) }()
+	go func() { defer close(synced); poll.run(runCtx) }()
+	if refresher != nil {
+		go func() { _ = refresher.Run(runCtx) }()
+	}
 	if reporter != nil {
 		go reporter.Run(runCtx)
 	}
