@@ -162,7 +162,7 @@ func (p *polling) Ready() bool {
 // what exists.
 func (p *polling) Get(ctx context.Context, repos []pr.Repo, label string) (store.Result, error) {
 	if !p.elector.Leading() || !p.synced.Load() {
-		return store.Result{}, fmt.Errorf("%w: this replica is not the leader", store.ErrUnavailable)
+		return store.Result{}, fmt.Errorf("%w: this replica is not the leader, or has not refreshed since it became it", store.ErrUnavailable)
 	}
 	return p.st.Get(ctx, repos, label)
 }

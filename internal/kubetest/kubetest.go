@@ -39,7 +39,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"sigs.k8s.io/yaml"
 )
 
 // Environment variables Start reads.
@@ -349,21 +348,6 @@ func established(crd *unstructured.Unstructured) bool {
 		}
 	}
 	return false
-}
-
-// ToYAML marshals objects into one multi-document YAML stream.
-func ToYAML(tb testing.TB, objs ...any) []byte {
-	tb.Helper()
-	var buf bytes.Buffer
-	for _, o := range objs {
-		b, err := yaml.Marshal(o)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		buf.WriteString("---\n")
-		buf.Write(b)
-	}
-	return buf.Bytes()
 }
 
 func freePort(tb testing.TB) int {

@@ -153,7 +153,8 @@ func (e *Elector) Leading() bool { return e.leading.Load() }
 // term does (onLead may return earlier; the term goes on); when a term
 // ends it waits for onLead to return, then calls onLose (if not nil). A replica that loses the Lease campaigns again.
 // When ctx ends, a leader stops leading, waits for onLead, releases the
-// Lease, calls onLose, and Run returns. Run it once.
+// Lease, calls onLose, and Run returns: onLead must return once its
+// context ends. Run returns an error only when called twice.
 func (e *Elector) Run(ctx context.Context, onLead func(context.Context), onLose func()) error {
 	if !e.running.CompareAndSwap(false, true) {
 		return errors.New("leader election: Run called twice")
