@@ -175,18 +175,17 @@ func TestManifestsOnAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// deploy/ holds a Role in Argo CD's namespace, which must exist.
+	if out, err := cp.kubectl(t, "", "create", "namespace", "argocd"); err != nil {
+		t.Fatalf("creating namespace argocd: %v\n%s", err, out)
+	}
 	cp.apply(t, "deploy/", deploy.YAML)
 
 	// Argo CD's CRDs, when the binaries directory has them: the API server
 	// validates appsets/ against their schemas.
 	if crds := filepath.Join(cp.bin, "argocd-crds"); dirExists(crds) {
-		for _, args := range [][]string{
-			{"apply", "--server-side", "-f", crds},
-			{"create", "namespace", "argocd"},
-		} {
-			if out, err := cp.kubectl(t, "", args...); err != nil {
-				t.Fatalf("kubectl %v: %v\n%s", args, err, out)
-			}
+		if out, err := cp.kubectl(t, "", "apply", "--server-side", "-f", crds); err != nil {
+			t.Fatalf("kubectl apply %s: %v\n%s", crds, err, out)
 		}
 		// kubectl wait fails at once while a new CRD has no status yet.
 		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {

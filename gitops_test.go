@@ -925,7 +925,8 @@ func TestPreviewKindsAllowedByProject(t *testing.T) {
 }
 
 // TestDeployManifests checks the generator's install: two replicas, probes,
-// non-root, read-only, no token, no RBAC, Secrets only referenced.
+// non-root, read-only, Secrets only referenced; its RBAC is checked by
+// TestDeployRBAC.
 func TestDeployManifests(t *testing.T) {
 	t.Parallel()
 	res, err := render.Kustomize(os.DirFS("deploy"), ".", render.Options{})
@@ -936,20 +937,24 @@ func TestDeployManifests(t *testing.T) {
 	for _, o := range res.Objects {
 		rendertest.DecodeTyped(t, o)
 		kinds = append(kinds, o.GetKind())
-		if o.GetKind() != "Namespace" && o.GetNamespace() != "preview-system" {
+		wantNS := "preview-system"
+		if o.GetName() == "preview-generator-applicationsets" {
+			wantNS = "argocd"
+		}
+		if o.GetKind() != "Namespace" && o.GetNamespace() != wantNS {
 			t.Errorf("%s/%s in namespace %q", o.GetKind(), o.GetName(), o.GetNamespace())
 		}
 	}
 	sort.Strings(kinds)
-	if want := []string{"Deployment", "Namespace", "NetworkPolicy", "PodDisruptionBudget", "Service", "ServiceAccount"}; !slices.Equal(kinds, want) {
-		t.Errorf("kinds = %v, want %v (no Secret, no Role)", kinds, want)
+	if want := []string{"Deployment", "Namespace", "NetworkPolicy", "PodDisruptionBudget", "Role", "Role", "RoleBinding", "RoleBinding", "Service", "ServiceAccount"}; !slices.Equal(kinds, want) {
+		t.Errorf("kinds = %v, want %v (no Secret, no cluster-wide RBAC)", kinds, want)
 	}
 	d := findObj(res, "Deployment", "preview-generator")
 	if n, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas"); n != 2 {
 		t.Errorf("replicas = %d, want 2", n)
 	}
-	if v, _, _ := unstructured.NestedBool(d.Object, "spec", "template", "spec", "automountServiceAccountToken"); v {
-		t.Errorf("the generator mounts a service account token")
+	if v, _, _ := unstructured.NestedBool(d.Object, "spec", "template", "spec", "automountServiceAccountToken"); !v {
+		t.Errorf("the generator mounts no service account token: --leader-elect and --refresh-appsets need one")
 	}
 	for probe, p := range map[string]string{"readinessProbe": "/readyz", "livenessProbe": "/healthz"} {
 		m, _ := containerField(d, "generator", probe).(map[string]any)

@@ -62,6 +62,8 @@ type config struct {
 	LogFormat string
 	LogLevel  string
 
+	kubeConfig
+
 	// render relaxes what serve needs (no plugin token).
 	render bool
 
@@ -117,6 +119,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ConfigFile, serverConfig, "", "server config file: defaults, limits, .preview.yaml settings and the service catalog (docs/overlay-config.md)")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	if !c.render {
+		c.kubeConfig.flags(fs)
+	}
 }
 
 // parseConfig parses args, then fills every flag not given on the command
@@ -151,6 +156,7 @@ func parseConfigFor(fs *flag.FlagSet, args []string, getenv func(string) string,
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	c.kubeConfig.fromPod(getenv)
 	return c, nil
 }
 
@@ -310,6 +316,9 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("log-level", "%v", err)
 	}
+	if !c.render {
+		c.kubeConfig.check(bad)
+	}
 	// Each catalog service's input, checked like a getparams request, over
 	// the defaults just settled.
 	if t, err := server.CatalogTargets(c.server, c.defaults(nil)); err != nil {
@@ -330,10 +339,10 @@ func (c *config) String() string {
 	}
 	return fmt.Sprintf("listen=%s plugin-token=%s plugin-token-file=%s webhook-secret=%s webhook-secret-file=%s github-url=%s github-token=%s github-token-file=%s "+
 		"github-app-id=%d github-app-installation-id=%d github-app-key-file=%s repos=%s resync-interval=%s label=%s "+
-		"default-ttl=%s max-ttl=%s domain=%s registry=%s image-template=%s allow-forks=%t demo=%t prs-file=%s config=%s",
+		"default-ttl=%s max-ttl=%s domain=%s registry=%s image-template=%s allow-forks=%t demo=%t prs-file=%s config=%s %s",
 		c.Listen, mask(c.PluginToken), c.PluginTokenFile, mask(c.WebhookSecret), c.WebhookSecretFile, c.GitHubURL, mask(c.GitHubToken), c.GitHubTokenFile,
 		c.GitHubAppID, c.GitHubInstallationID, c.GitHubAppKeyFile, c.Repos, c.ResyncInterval, c.Label,
-		c.DefaultTTL, c.MaxTTL, c.Domain, c.Registry, c.ImageTemplate, c.AllowForks, c.Demo, c.PRsFile, c.ConfigFile)
+		c.DefaultTTL, c.MaxTTL, c.Domain, c.Registry, c.ImageTemplate, c.AllowForks, c.Demo, c.PRsFile, c.ConfigFile, &c.kubeConfig)
 }
 
 func splitList(s string) []string {

@@ -222,8 +222,20 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	if cfg.Demo || cfg.PRsFile != "" {
 		log.Warn("serving pull requests from a file, not GitHub", "demo", cfg.Demo, "file", cfg.PRsFile)
 	}
+	refresher, err := newRefresher(cfg, log, m)
+	if err != nil {
+		return err
+	}
 	cache := compose.NewCache()
-	st := src.store(cfg, store.Config{Interval: cfg.ResyncInterval, Logger: log, Metrics: m}, cache)
+	sc := store.Config{Interval: cfg.ResyncInterval, Logger: log, Metrics: m}
+	if refresher != nil {
+		// A repository whose answer changed (after a webhook's refresh or a
+		// poll) gets its ApplicationSets reconciled now, not at their next
+		// requeueAfterSeconds; only after the store knows the change, so
+		// Argo CD asks for the new answer.
+		sc.OnChange = refresher.Enqueue
+	}
+	st := src.store(cfg, sc, cache)
 	watched := map[string]bool{}
 	for _, r := range src.allowed {
 		if err := st.Watch(r, cfg.Label); err != nil {
@@ -241,8 +253,12 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 			watched[r.Key()] = true
 		}
 	}
+	poll, err := newPolling(cfg, log, st)
+	if err != nil {
+		return err
+	}
 	scfg := server.Config{
-		Token: cfg.token, Defaults: src.defaults(cfg), Source: st, Metrics: m, Gatherer: m.Registry, Logger: log,
+		Token: cfg.token, Defaults: src.defaults(cfg), Source: poll.source(), Metrics: m, Gatherer: m.Registry, Logger: log,
 		Compose: cc, Cache: cache,
 	}
 	if len(cfg.webhookSecret) > 0 {
@@ -278,7 +294,10 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	synced := make(chan struct{})
-	go func() { defer close(synced); st.Run(runCtx) }()
+	go func() { defer close(synced); poll.run(runCtx) }()
+	if refresher != nil {
+		go func() { _ = refresher.Run(runCtx) }()
+	}
 	if reporter != nil {
 		go reporter.Run(runCtx)
 	}

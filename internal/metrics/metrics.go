@@ -34,6 +34,7 @@ type Metrics struct {
 	configErrors   *prometheus.GaugeVec
 	prProblems     *prometheus.GaugeVec
 	webhooks       *prometheus.CounterVec
+	appsetRefresh  *prometheus.CounterVec
 }
 
 // New creates and registers the collectors, plus the Go and process ones.
@@ -106,8 +107,12 @@ func New() *Metrics {
 			Namespace: ns, Name: "webhook_deliveries_total",
 			Help: "GitHub webhook deliveries, by event (ping, pull_request, push, issue_comment, other) and outcome (accepted, ignored, replayed, bad_signature, unsigned, too_large, bad_request).",
 		}, []string{"event", "outcome"}),
+		appsetRefresh: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "appset_refreshes_total",
+			Help: "Patches of an ApplicationSet with Argo CD's refresh annotation, by appset and outcome (patched, not_found, error).",
+		}, []string{"appset", "outcome"}),
 	}
-	m.Registry.MustRegister(m.configErrors, m.prProblems, m.webhooks,
+	m.Registry.MustRegister(m.configErrors, m.prProblems, m.webhooks, m.appsetRefresh,
 		m.httpRequests, m.httpDuration, m.githubRequests, m.rateRemaining, m.rateLimit, m.rateReset,
 		m.syncs, m.syncDuration, m.lastSync, m.stale, m.staleResponses, m.livePreviews, m.paramErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -182,4 +187,10 @@ func (m *Metrics) PullRequestProblems(repo string, kept, pending int) {
 // WebhookDelivery counts one GitHub webhook delivery by event and outcome.
 func (m *Metrics) WebhookDelivery(event, outcome string) {
 	m.webhooks.WithLabelValues(event, outcome).Inc()
+}
+
+// AppSetRefresh counts one patch of the ApplicationSet appset with Argo
+// CD's refresh annotation, by outcome.
+func (m *Metrics) AppSetRefresh(appset, outcome string) {
+	m.appsetRefresh.WithLabelValues(appset, outcome).Inc()
 }

@@ -13,18 +13,18 @@ var t0 = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 
 func basePR() pr.PullRequest {
 	return pr.PullRequest{
-		Repo:            pr.Repo{Owner: "acme", Name: "backend"},
-		Number:          12,
-		Title:           "Add login",
-		Author:          "octocat",
-		Labels:          []string{"preview", "bug"},
-		HeadBranch:      "feature/Login",
-		BaseBranch:      "main",
-		HeadSHA:         "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
-		HeadRepo:        pr.Repo{Owner: "acme", Name: "backend"},
-		HTMLURL:         "https://github.com/acme/backend/pull/12",
-		CreatedAt:       t0.Add(-48 * time.Hour),
-		UpdatedAt:       t0.Add(-1 * time.Hour),
+		Repo:       pr.Repo{Owner: "acme", Name: "backend"},
+		Number:     12,
+		Title:      "Add login",
+		Author:     "octocat",
+		Labels:     []string{"preview", "bug"},
+		HeadBranch: "feature/Login",
+		BaseBranch: "main",
+		HeadSHA:    "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
+		HeadRepo:   pr.Repo{Owner: "acme", Name: "backend"},
+		HTMLURL:    "https://github.com/acme/backend/pull/12",
+		CreatedAt:  t0.Add(-48 * time.Hour),
+		UpdatedAt:  t0.Add(-1 * time.Hour),
 	}
 }
 

@@ -48,19 +48,19 @@ type File struct {
 
 // Entry is one pull request in a File.
 type Entry struct {
-	Repository     string            `yaml:"repository"`
-	Number         int               `yaml:"number"`
-	Title          string            `yaml:"title"`
-	Author         string            `yaml:"author"`
-	Bot            bool              `yaml:"bot"`
-	Draft          bool              `yaml:"draft"`
-	Labels         []string          `yaml:"labels"`
-	HeadBranch     string            `yaml:"headBranch"`
-	BaseBranch     string            `yaml:"baseBranch"`
-	HeadSHA        string            `yaml:"headSHA"`
-	HeadRepository string            `yaml:"headRepository"`
-	Created        string            `yaml:"created"`
-	Updated        string            `yaml:"updated"`
+	Repository     string   `yaml:"repository"`
+	Number         int      `yaml:"number"`
+	Title          string   `yaml:"title"`
+	Author         string   `yaml:"author"`
+	Bot            bool     `yaml:"bot"`
+	Draft          bool     `yaml:"draft"`
+	Labels         []string `yaml:"labels"`
+	HeadBranch     string   `yaml:"headBranch"`
+	BaseBranch     string   `yaml:"baseBranch"`
+	HeadSHA        string   `yaml:"headSHA"`
+	HeadRepository string   `yaml:"headRepository"`
+	Created        string   `yaml:"created"`
+	Updated        string   `yaml:"updated"`
 	// PreviewConfig is the PR's .preview.yaml at its head, inline.
 	PreviewConfig *string `yaml:"previewConfig"`
 }

@@ -16,11 +16,11 @@ import (
 
 // scripted is a Lister whose answer per repository the test sets.
 type scripted struct {
-	mu     sync.Mutex
-	prs    map[string][]pr.PullRequest
-	err    map[string]error
-	calls  atomic.Int32
-	block  chan struct{} // when non-nil, each call waits on it
+	mu    sync.Mutex
+	prs   map[string][]pr.PullRequest
+	err   map[string]error
+	calls atomic.Int32
+	block chan struct{} // when non-nil, each call waits on it
 	// GetPullRequest: open answers for numbers missing from prs, errors.
 	open   map[int]pr.PullRequest
 	getErr error
@@ -339,7 +339,6 @@ func TestGenerationChangesOnlyWithData(t *testing.T) {
 		t.Error("generation did not move when the listing changed")
 	}
 }
-
 
 // files is a scripted Files: content by SHA, failures by SHA, and the
 // commits of each pull request.

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/klog/v2"
+
+	"github.com/preview-generator/preview-generator/internal/leader"
+	"github.com/preview-generator/preview-generator/internal/metrics"
+	"github.com/preview-generator/preview-generator/internal/pr"
+	"github.com/preview-generator/preview-generator/internal/refresh"
+	"github.com/preview-generator/preview-generator/internal/server"
+	"github.com/preview-generator/preview-generator/internal/store"
+)
+
+// kubeConfig is what serve is told about the Kubernetes API: both uses of
+// it are off unless asked for.
+type kubeConfig struct {
+	Kubeconfig string
+
+	RefreshAppSets  bool
+	ArgoCDNamespace string
+	PluginConfigMap string
+
+	LeaderElect     bool
+	LeaderLeaseName string
+	LeaderNamespace string
+
+	// podName is $POD_NAME (or the host name): the leader identity.
+	podName string
+}
+
+func (k *kubeConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&k.Kubeconfig, "kubeconfig", "", "kubeconfig file for --refresh-appsets and --leader-elect; empty: in-cluster (the Pod's ServiceAccount)")
+	fs.BoolVar(&k.RefreshAppSets, "refresh-appsets", false, "annotate the ApplicationSets that serve a repository when it changes, so Argo CD reconciles them at once (needs get, list, watch, patch on applicationsets in --argocd-namespace)")
+	fs.StringVar(&k.ArgoCDNamespace, "argocd-namespace", refresh.DefaultNamespace, "Argo CD's namespace, where the ApplicationSets are")
+	fs.StringVar(&k.PluginConfigMap, "plugin-configmap", refresh.DefaultConfigMap, "name of the plugin's ConfigMap the ApplicationSets' plugin generators name in configMapRef")
+	fs.BoolVar(&k.LeaderElect, "leader-elect", false, "run one active replica: the one holding a Lease polls and serves, the others wait not ready (needs get, create, update on leases in --leader-namespace)")
+	fs.StringVar(&k.LeaderLeaseName, "leader-lease-name", leader.DefaultLeaseName, "name of the Lease for --leader-elect")
+	fs.StringVar(&k.LeaderNamespace, "leader-namespace", "", "namespace of the Lease for --leader-elect; empty: $POD_NAMESPACE")
+}
+
+// fromPod fills what the downward API gives: the Lease's namespace when no
+// flag or PREVIEW_ variable set it, and the identity.
+func (k *kubeConfig) fromPod(getenv func(string) string) {
+	if k.LeaderNamespace == "" {
+		k.LeaderNamespace = getenv("POD_NAMESPACE")
+	}
+	if id, err := leader.Identity(getenv); err == nil {
+		k.podName = id
+	}
+}
+
+// check reports every invalid setting through bad, naming its flag.
+func (k *kubeConfig) check(bad func(flagName, format string, a ...any)) {
+	name := func(flagName, value string, is func(string) []string) {
+		if errs := is(value); len(errs) > 0 {
+			bad(flagName, "%q: %s", value, strings.Join(errs, "; "))
+		}
+	}
+	if k.RefreshAppSets {
+		name("argocd-namespace", k.ArgoCDNamespace, validation.IsDNS1123Label)
+		name("plugin-configmap", k.PluginConfigMap, validation.IsDNS1123Subdomain)
+	}
+	if k.LeaderElect {
+		name("leader-lease-name", k.LeaderLeaseName, validation.IsDNS1123Subdomain)
+		if k.LeaderNamespace == "" {
+			bad("leader-namespace", "required with --leader-elect (or $POD_NAMESPACE from the downward API)")
+		} else {
+			name("leader-namespace", k.LeaderNamespace, validation.IsDNS1123Label)
+		}
+		if k.podName == "" {
+			bad("leader-elect", "no identity: set $POD_NAME (the downward API)")
+		}
+	}
+}
+
+func (k *kubeConfig) String() string {
+	return fmt.Sprintf("kubeconfig=%s refresh-appsets=%t argocd-namespace=%s plugin-configmap=%s leader-elect=%t leader-lease-name=%s leader-namespace=%s",
+		k.Kubeconfig, k.RefreshAppSets, k.ArgoCDNamespace, k.PluginConfigMap, k.LeaderElect, k.LeaderLeaseName, k.LeaderNamespace)
+}
+
+var klogOnce sync.Once
+
+// klogToSlog sends client-go's logs through log, so they share its format.
+func klogToSlog(log *slog.Logger) {
+	klogOnce.Do(func() { klog.SetSlogLogger(log) })
+}
+
+// newRefresher returns the ApplicationSet refresher, or nil without
+// --refresh-appsets. Run it; webhooks call its Enqueue.
+func newRefresher(cfg *config, log *slog.Logger, m *metrics.Metrics) (*refresh.Refresher, error) {
+	if !cfg.RefreshAppSets {
+		return nil, nil
+	}
+	klogToSlog(log)
+	r, err := refresh.New(refresh.Config{
+		Kubeconfig: cfg.Kubeconfig, Namespace: cfg.ArgoCDNamespace, ConfigMap: cfg.PluginConfigMap,
+		Logger: log.With("component", "refresh"), Metrics: m,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--refresh-appsets: %w", err)
+	}
+	return r, nil
+}
+
+// polling runs the store's background refreshes: always, or with
+// --leader-elect only while this replica leads.
+type polling struct {
+	st       *store.Store
+	interval time.Duration
+	elector  *leader.Elector // nil without --leader-elect
+	// synced is true once a refresh of every repository has finished in
+	// the current term: before that the store may hold an older answer
+	// than the previous leader served.
+	synced atomic.Bool
+}
+
+func newPolling(cfg *config, log *slog.Logger, st *store.Store) (*polling, error) {
+	p := &polling{st: st, interval: cfg.ResyncInterval}
+	if !cfg.LeaderElect {
+		return p, nil
+	}
+	klogToSlog(log)
+	el, err := leader.New(leader.Config{
+		Kubeconfig: cfg.Kubeconfig, Namespace: cfg.LeaderNamespace, LeaseName: cfg.LeaderLeaseName,
+		Identity: cfg.podName, Logger: log.With("component", "leader"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--leader-elect: %w", err)
+	}
+	p.elector = el
+	return p, nil
+}
+
+// source is what the HTTP server answers from: the store, or with
+// --leader-elect the store gated by leadership.
+func (p *polling) source() server.Source {
+	if p.elector == nil {
+		return p.st
+	}
+	return p
+}
+
+// Ready is /readyz with --leader-elect: leading, refreshed in this term,
+// and every repository listed.
+func (p *polling) Ready() bool {
+	return p.elector.Leading() && p.synced.Load() && p.st.Ready()
+}
+
+// Get answers only while Ready: a replica that does not lead, or has not
+// refreshed since it began to, could answer with an older state than
+// Argo CD has seen; ErrUnavailable makes that a 503, on which Argo CD keeps
+// what exists.
+func (p *polling) Get(ctx context.Context, repos []pr.Repo, label string) (store.Result, error) {
+	if !p.elector.Leading() || !p.synced.Load() {
+		return store.Result{}, fmt.Errorf("%w: this replica is not the leader, or has not refreshed since it became it", store.ErrUnavailable)
+	}
+	return p.st.Get(ctx, repos, label)
+}
+
+// run refreshes until ctx ends: with --leader-elect, only in the terms
+// this replica leads, refreshing at once when one begins.
+func (p *polling) run(ctx context.Context) {
+	if p.elector == nil {
+		p.st.Run(ctx)
+		return
+	}
+	_ = p.elector.Run(ctx, p.lead, func() { p.synced.Store(false) })
+}
+
+func (p *polling) lead(ctx context.Context) {
+	p.synced.Store(false)
+	t := time.NewTicker(p.interval)
+	defer t.Stop()
+	for {
+		_ = p.st.SyncAll(ctx) // outcomes are logged and counted per repository
+		if ctx.Err() != nil {
+			return
+		}
+		p.synced.Store(true)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

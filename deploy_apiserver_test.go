@@ -1,0 +1,255 @@
+package previewgenerator_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	authzclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
+	"k8s.io/client-go/rest"
+
+	"github.com/preview-generator/preview-generator/internal/kubetest"
+	"github.com/preview-generator/preview-generator/internal/leader"
+	"github.com/preview-generator/preview-generator/internal/pr"
+	"github.com/preview-generator/preview-generator/internal/refresh"
+)
+
+// rulesOf lists what cfg's user may do in namespace, as "verb group/resource"
+// entries, sorted (SelfSubjectRulesReview: cluster-wide grants included).
+func rulesOf(t *testing.T, cfg *rest.Config, namespace string) []string {
+	t.Helper()
+	client, err := authzclient.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	review, err := client.SelfSubjectRulesReviews().Create(context.Background(), &authorizationv1.SelfSubjectRulesReview{
+		Spec: authorizationv1.SelfSubjectRulesReviewSpec{Namespace: namespace},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range review.Status.ResourceRules {
+		for _, v := range r.Verbs {
+			for _, g := range r.APIGroups {
+				for _, res := range r.Resources {
+					e := v + " " + g + "/" + res
+					if len(r.ResourceNames) > 0 {
+						e += " " + strings.Join(r.ResourceNames, ",")
+					}
+					out = append(out, e)
+				}
+			}
+		}
+	}
+	for _, r := range review.Status.NonResourceRules {
+		for _, v := range r.Verbs {
+			for _, u := range r.NonResourceURLs {
+				out = append(out, v+" "+u)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// without returns the entries of a not in b.
+func without(a, b []string) []string {
+	var out []string
+	for _, e := range a {
+		if !slices.Contains(b, e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// TestDeployRBACOnAPIServer applies deploy/ to a real kube-apiserver and
+// acts as its ServiceAccount (impersonated, so RBAC decides): the Refresher
+// and the leader election work with the shipped Roles, every neighbouring
+// request is forbidden, and the account's rules, less those every
+// ServiceAccount has, are exactly the two Roles' in their namespaces and
+// nothing anywhere else.
+func TestDeployRBACOnAPIServer(t *testing.T) {
+	cp := kubetest.Start(t)
+	cp.InstallArgoCDCRDs(t)
+	cp.CreateNamespace(t, "argocd")
+	cp.CreateNamespace(t, "team")
+	cp.Apply(t, renderDeploy(t).YAML)
+	for _, f := range []string{"appsets/plugin-configmap.yaml", "appsets/backend.yaml", "appsets/frontend.yaml"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp.Apply(t, data)
+	}
+	sa := cp.AsServiceAccount("preview-system", "preview-generator")
+	ctx := context.Background()
+
+	// The Refresher works with exactly these rights.
+	r, err := refresh.New(refresh.Config{REST: sa})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { _ = r.Run(runCtx) }()
+	refreshCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	names, err := r.Refresh(refreshCtx, pr.Repo{Owner: "acme", Name: "backend"})
+	if err != nil || !slices.Equal(names, []string{"backend-previews"}) {
+		t.Fatalf("Refresh(acme/backend) as the ServiceAccount = %v, %v; want [backend-previews]", names, err)
+	}
+	appsets := cp.Dynamic().Resource(refresh.ApplicationSets).Namespace("argocd")
+	for name, want := range map[string]string{"backend-previews": "true", "frontend-previews": ""} {
+		o, err := appsets.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := o.GetAnnotations()[refresh.RefreshAnnotation]; got != want {
+			t.Errorf("%s: refresh annotation %q, want %q", name, got, want)
+		}
+	}
+
+	// So does leader election: create, renew, release.
+	el, err := leader.New(leader.Config{
+		REST: sa, Namespace: "preview-system", Identity: "preview-generator-0",
+		LeaseDuration: 2 * time.Second, RenewDeadline: time.Second, RetryPeriod: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leadCtx, resign := context.WithCancel(ctx)
+	led := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- el.Run(leadCtx, func(ctx context.Context) { close(led); <-ctx.Done() }, nil)
+	}()
+	select {
+	case <-led:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the ServiceAccount did not acquire the Lease in 20s")
+	}
+	time.Sleep(1500 * time.Millisecond) // renewals
+	if !el.Leading() {
+		t.Error("lost the Lease while renewing it")
+	}
+	resign()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	leases := cp.Dynamic().Resource(schema.GroupVersionResource{Group: "coordination.k8s.io", Version: "v1", Resource: "leases"})
+	lease, err := leases.Namespace("preview-system").Get(ctx, leader.DefaultLeaseName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, _, _ := unstructured.NestedString(lease.Object, "spec", "holderIdentity"); h != "" {
+		t.Errorf("Lease holder after resigning = %q, want released", h)
+	}
+
+	// Nothing next to it.
+	dyn, err := dynamic.NewForConfig(sa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gvr := func(group, version, resource string) dynamic.NamespaceableResourceInterface {
+		return dyn.Resource(schema.GroupVersionResource{Group: group, Version: version, Resource: resource})
+	}
+	merge := []byte(`{"metadata":{"annotations":{"x":"y"}}}`)
+	for _, tc := range []struct {
+		name string
+		do   func() error
+	}{
+		{"patch the plugin ConfigMap", func() error {
+			_, err := gvr("", "v1", "configmaps").Namespace("argocd").Patch(ctx, "preview-generator", types.MergePatchType, merge, metav1.PatchOptions{})
+			return err
+		}},
+		{"read a Secret in argocd", func() error {
+			_, err := gvr("", "v1", "secrets").Namespace("argocd").Get(ctx, "preview-generator-plugin", metav1.GetOptions{})
+			return err
+		}},
+		{"create an ApplicationSet", func() error {
+			o, err := appsets.Get(ctx, "backend-previews", metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("admin get: %w", err)
+			}
+			o.SetName("copy")
+			o.SetResourceVersion("")
+			_, err = dyn.Resource(refresh.ApplicationSets).Namespace("argocd").Create(ctx, o, metav1.CreateOptions{})
+			return err
+		}},
+		{"update an ApplicationSet", func() error {
+			o, err := appsets.Get(ctx, "backend-previews", metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("admin get: %w", err)
+			}
+			_, err = dyn.Resource(refresh.ApplicationSets).Namespace("argocd").Update(ctx, o, metav1.UpdateOptions{})
+			return err
+		}},
+		{"delete an ApplicationSet", func() error {
+			return dyn.Resource(refresh.ApplicationSets).Namespace("argocd").Delete(ctx, "backend-previews", metav1.DeleteOptions{})
+		}},
+		{"list ApplicationSets in another namespace", func() error {
+			_, err := dyn.Resource(refresh.ApplicationSets).Namespace("team").List(ctx, metav1.ListOptions{})
+			return err
+		}},
+		{"list ApplicationSets cluster-wide", func() error {
+			_, err := dyn.Resource(refresh.ApplicationSets).List(ctx, metav1.ListOptions{})
+			return err
+		}},
+		{"list Applications in argocd", func() error {
+			_, err := gvr("argoproj.io", "v1alpha1", "applications").Namespace("argocd").List(ctx, metav1.ListOptions{})
+			return err
+		}},
+		{"list Leases", func() error {
+			_, err := gvr("coordination.k8s.io", "v1", "leases").Namespace("preview-system").List(ctx, metav1.ListOptions{})
+			return err
+		}},
+		{"delete the Lease", func() error {
+			return gvr("coordination.k8s.io", "v1", "leases").Namespace("preview-system").Delete(ctx, leader.DefaultLeaseName, metav1.DeleteOptions{})
+		}},
+		{"get a Lease in argocd", func() error {
+			_, err := gvr("coordination.k8s.io", "v1", "leases").Namespace("argocd").Get(ctx, "x", metav1.GetOptions{})
+			return err
+		}},
+		{"list Pods in its own namespace", func() error {
+			_, err := gvr("", "v1", "pods").Namespace("preview-system").List(ctx, metav1.ListOptions{})
+			return err
+		}},
+	} {
+		if err := tc.do(); !apierrors.IsForbidden(err) {
+			t.Errorf("%s as the ServiceAccount: err = %v, want Forbidden", tc.name, err)
+		}
+	}
+
+	// Exactly the Roles: the account's rules less those of a ServiceAccount
+	// without bindings.
+	cp.Apply(t, []byte("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: nobody, namespace: preview-system}\n"))
+	nobody := cp.AsServiceAccount("preview-system", "nobody")
+	for ns, want := range map[string][]string{
+		"argocd": {
+			"get argoproj.io/applicationsets", "list argoproj.io/applicationsets",
+			"patch argoproj.io/applicationsets", "watch argoproj.io/applicationsets",
+		},
+		"preview-system": {
+			"create coordination.k8s.io/leases", "get coordination.k8s.io/leases", "update coordination.k8s.io/leases",
+		},
+		"team":    nil,
+		"default": nil,
+	} {
+		if got := without(rulesOf(t, sa, ns), rulesOf(t, nobody, ns)); !slices.Equal(got, want) {
+			t.Errorf("in %s the ServiceAccount may also %q, want exactly %q", ns, got, want)
+		}
+	}
+}
