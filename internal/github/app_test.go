@@ -47,7 +47,7 @@ func TestGitHubAppAuthentication(t *testing.T) {
 				c.Token, c.AppID, c.InstallationID, c.AppPrivateKey = "", tc.appID, tc.inst, pemKey
 			})
 			for i := range 2 {
-				got, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+				got, err := c.ListOpenPullRequests(context.Background(), backend)
 				if tc.wantErr != nil {
 					if !errors.Is(err, tc.wantErr) {
 						t.Fatalf("call %d: error %v, want %v", i, err, tc.wantErr)

@@ -29,18 +29,17 @@ func benchClient(b *testing.B, srv *githubtest.Server) *Client {
 }
 
 // BenchmarkResyncUnchanged measures the steady state: listing a repository
-// of 100 labelled pull requests that did not change (1 list page and 100
-// event pages, all 304; commits cached).
+// of 100 labelled pull requests that did not change (1 list page, a 304).
 func BenchmarkResyncUnchanged(b *testing.B) {
 	srv := benchServer(b, 100)
 	c := benchClient(b, srv)
 	ctx := context.Background()
-	if _, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"}); err != nil {
+	if _, err := c.ListOpenPullRequests(ctx, backend); err != nil {
 		b.Fatal(err)
 	}
 	srv.ResetCounts()
 	for b.Loop() {
-		if _, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"}); err != nil {
+		if _, err := c.ListOpenPullRequests(ctx, backend); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -49,13 +48,13 @@ func BenchmarkResyncUnchanged(b *testing.B) {
 }
 
 // BenchmarkListCold measures a first listing of 100 labelled pull requests
-// (1 list page, 100 event pages, 100 commits).
+// (1 list page).
 func BenchmarkListCold(b *testing.B) {
 	srv := benchServer(b, 100)
 	ctx := context.Background()
 	for b.Loop() {
 		c := benchClient(b, srv)
-		if _, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"}); err != nil {
+		if _, err := c.ListOpenPullRequests(ctx, backend); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -64,15 +63,14 @@ func BenchmarkListCold(b *testing.B) {
 
 // BenchmarkRetainedPerPR measures the heap a client keeps after a first
 // listing of 1000 labelled pull requests, per pull request: the listing
-// itself plus what its caches hold for the next resync (the page, events
-// and commit caches). The fake runs in the same process, so its request log
+// itself plus what its page cache holds for the next resync. The fake runs in the same process, so its request log
 // is cleared and its renderings are warmed up before measuring.
 func BenchmarkRetainedPerPR(b *testing.B) {
 	const prs = 1000
 	srv := benchServer(b, prs)
 	srv.SetRateLimit(1<<30, 1<<30, time.Now().Add(time.Hour))
 	ctx := context.Background()
-	if _, err := benchClient(b, srv).ListOpenPullRequests(ctx, backend, []string{"preview"}); err != nil {
+	if _, err := benchClient(b, srv).ListOpenPullRequests(ctx, backend); err != nil {
 		b.Fatal(err)
 	}
 	heap := func() int64 {
@@ -86,7 +84,7 @@ func BenchmarkRetainedPerPR(b *testing.B) {
 	for b.Loop() {
 		before := heap()
 		c := benchClient(b, srv)
-		got, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+		got, err := c.ListOpenPullRequests(ctx, backend)
 		if err != nil || len(got) != prs {
 			b.Fatalf("listed %d pull requests (%v), want %d", len(got), err, prs)
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -29,9 +30,9 @@ func TestResyncWithinCacheCapacity(t *testing.T) {
 		wantSpent int
 	}{
 		{"sized for them", prs, 0},
-		// 1 + 0 + 16 entries for 2 list pages and 120 events pages, 17
-		// commits and 17 contents answers for 120: every one misses.
-		{"too small", 1, 2 + prs + prs + prs},
+		// 16 entries hold the 2 list pages (304s), but 17 contents
+		// answers for 120: every file is read again.
+		{"too small", 1, prs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,15 +47,15 @@ func TestResyncWithinCacheCapacity(t *testing.T) {
 			ctx := context.Background()
 			pass := func() ([]string, int) {
 				t.Helper()
-				got, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+				got, err := c.ListOpenPullRequests(ctx, backend)
 				if err != nil {
 					t.Fatalf("ListOpenPullRequests: %v", err)
 				}
 				var files []string
 				for _, p := range got {
-					b, err := c.GetContents(ctx, backend, ".preview.yaml", p.HeadSHA)
+					b, err := c.GetFile(ctx, backend, ".preview.yaml", p.HeadSHA, 1<<20)
 					if err != nil {
-						t.Fatalf("GetContents #%d: %v", p.Number, err)
+						t.Fatalf("GetFile #%d: %v", p.Number, err)
 					}
 					files = append(files, string(b))
 				}
@@ -64,8 +65,8 @@ func TestResyncWithinCacheCapacity(t *testing.T) {
 				return files, srv.Count("", http.StatusOK)
 			}
 			first, _ := pass()
-			if first[0] != "n: 120\n" || first[prs-1] != "n: 1\n" {
-				t.Errorf("files %q ... %q, want n: 120 ... n: 1", first[0], first[prs-1])
+			if first[0] != "n: 1\n" || first[prs-1] != "n: 120\n" {
+				t.Errorf("files %q ... %q, want n: 1 ... n: 120", first[0], first[prs-1])
 			}
 			srv.ResetCounts()
 			second, spent := pass()
@@ -87,14 +88,13 @@ func TestCachedPageIsNotShared(t *testing.T) {
 	srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1, HeadSHA: fmt.Sprintf("%040x", 1), Labels: []string{"preview", "bug"}})
 	c, _ := newTestClient(t, srv)
 	ctx := context.Background()
-	first, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+	first, err := c.ListOpenPullRequests(ctx, backend)
 	if err != nil {
 		t.Fatal(err)
 	}
 	first[0].Labels[0] = "changed"
 	first[0].Title = "changed"
-	delete(first[0].LabeledAt, "preview")
-	second, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+	second, err := c.ListOpenPullRequests(ctx, backend)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +102,8 @@ func TestCachedPageIsNotShared(t *testing.T) {
 		t.Fatalf("second listing: %d list pages revalidated, want 1", n)
 	}
 	p := second[0]
-	if !reflect.DeepEqual(p.Labels, []string{"preview", "bug"}) || p.Title != "Pull request 1" || p.LabeledAt["preview"].IsZero() {
-		t.Errorf("second listing changed by the caller: labels %v, title %q, labeled at %v", p.Labels, p.Title, p.LabeledAt)
+	if !reflect.DeepEqual(p.Labels, []string{"preview", "bug"}) || p.Title != "Pull request 1" {
+		t.Errorf("second listing changed by the caller: labels %v, title %q", p.Labels, p.Title)
 	}
 }
 
@@ -117,7 +117,7 @@ func TestETagCacheKeepsConvertedPages(t *testing.T) {
 		srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: fmt.Sprintf("%040x", n), Labels: []string{"bug"}})
 	}
 	c, _ := newTestClient(t, srv)
-	if _, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"}); err != nil {
+	if _, err := c.ListOpenPullRequests(context.Background(), backend); err != nil {
 		t.Fatal(err)
 	}
 	entries, cost := c.etag.cache.Len()
@@ -130,14 +130,16 @@ func TestETagCacheKeepsConvertedPages(t *testing.T) {
 }
 
 // TestConnectionsAreReused checks that the default transport keeps enough
-// idle connections for the concurrent event and commit requests: with Go's
-// default of 2 per host, every burst of 4 would close and reopen
-// connections (a TLS handshake each on github.com).
+// idle connections for concurrent requests: with Go's default of 2 per
+// host, every burst of 4 would close and reopen connections (a TLS
+// handshake each on github.com).
 func TestConnectionsAreReused(t *testing.T) {
 	t.Parallel()
 	srv := githubtest.NewServer(t)
 	for n := 1; n <= 60; n++ {
-		srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: fmt.Sprintf("%040x", n), Labels: []string{"preview"}})
+		sha := fmt.Sprintf("%040x", n)
+		srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: sha, Labels: []string{"preview"}})
+		srv.AddFile("acme/backend", ".preview.yaml", sha, []byte("x: 1\n"))
 	}
 	target, err := url.Parse(srv.URL())
 	if err != nil {
@@ -157,17 +159,40 @@ func TestConnectionsAreReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 2 {
-		if _, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"}); err != nil {
-			t.Fatal(err)
-		}
+	ctx := context.Background()
+	prs, err := c.ListOpenPullRequests(ctx, backend)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if n := srv.Count("", 0); n != 1+60+60+1+60 {
-		t.Errorf("fake served %d requests, want 242", n)
+	work := make(chan string)
+	errs := make(chan error, len(prs))
+	var wg sync.WaitGroup
+	for range fetchConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for sha := range work {
+				if _, err := c.GetFile(ctx, backend, ".preview.yaml", sha, 1<<10); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for _, p := range prs {
+		work <- p.HeadSHA
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := srv.Count("", 0); n != 1+60 {
+		t.Errorf("fake served %d requests, want 61", n)
 	}
 	// One per concurrent request, and a few more when a dial races an idle
 	// connection's return; Go's default transport opened 16.
 	if n := conns.Load(); n > 2*fetchConcurrency {
-		t.Errorf("%d connections opened for 242 requests, want at most %d", n, 2*fetchConcurrency)
+		t.Errorf("%d connections opened for 61 requests, want at most %d", n, 2*fetchConcurrency)
 	}
 }

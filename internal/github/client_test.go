@@ -99,35 +99,34 @@ func TestListOpenPullRequestsFields(t *testing.T) {
 	srv.ClosePR("acme/backend", 16, t0.Add(time.Minute))
 
 	c, _ := newTestClient(t, srv)
-	got, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+	got, err := c.ListOpenPullRequests(context.Background(), backend)
 	if err != nil {
 		t.Fatalf("ListOpenPullRequests: %v", err)
 	}
 	want := []pr.PullRequest{
-		// Newest first, as GitHub lists them; #16 is closed.
+		// By number; #16 is closed.
 		{
-			Repo: backend, Number: 15, Title: "Deleted fork", Author: "eve", Labels: []string{},
-			HeadBranch: "x", BaseBranch: "main", HeadSHA: strings.Repeat("d", 40),
-			HTMLURL: "https://github.com/acme/backend/pull/15", CreatedAt: t0,
-		},
-		{
-			Repo: backend, Number: 14, Title: "Bump lib", Author: "dependabot[bot]", AuthorIsBot: true, Draft: true,
-			Labels: []string{}, HeadBranch: "dependabot/go/lib", BaseBranch: "develop", HeadSHA: strings.Repeat("c", 40),
-			HeadRepo: backend, HTMLURL: "https://github.com/acme/backend/pull/14", CreatedAt: t0.Add(-time.Hour),
+			Repo: backend, Number: 12, Title: "Add login", Author: "octocat", Labels: []string{"preview", "bug"},
+			HeadBranch: "feature/login", BaseBranch: "main", HeadSHA: strings.Repeat("a", 40),
+			HeadRepo: backend, HTMLURL: "https://github.com/acme/backend/pull/12",
+			CreatedAt: t0.Add(-3 * time.Hour), UpdatedAt: t0.Add(-3 * time.Hour),
 		},
 		{
 			Repo: backend, Number: 13, Title: "From a fork", Author: "mallory", Labels: []string{"preview"},
 			HeadBranch: "main", BaseBranch: "main", HeadSHA: strings.Repeat("b", 40),
 			HeadRepo: pr.Repo{Owner: "mallory", Name: "backend"}, HTMLURL: "https://github.com/acme/backend/pull/13",
-			CreatedAt: t0.Add(-2 * time.Hour), HeadCommittedAt: t0.Add(-2 * time.Hour),
-			LabeledAt: map[string]time.Time{"preview": t0.Add(-2 * time.Hour)},
+			CreatedAt: t0.Add(-2 * time.Hour), UpdatedAt: t0.Add(-2 * time.Hour),
 		},
 		{
-			Repo: backend, Number: 12, Title: "Add login", Author: "octocat", Labels: []string{"preview", "bug"},
-			HeadBranch: "feature/login", BaseBranch: "main", HeadSHA: strings.Repeat("a", 40),
-			HeadRepo: backend, HTMLURL: "https://github.com/acme/backend/pull/12",
-			CreatedAt: t0.Add(-3 * time.Hour), HeadCommittedAt: t0.Add(-2 * time.Hour),
-			LabeledAt: map[string]time.Time{"preview": t0.Add(-3 * time.Hour), "bug": t0.Add(-3 * time.Hour)},
+			Repo: backend, Number: 14, Title: "Bump lib", Author: "dependabot[bot]", AuthorIsBot: true, Draft: true,
+			Labels: []string{}, HeadBranch: "dependabot/go/lib", BaseBranch: "develop", HeadSHA: strings.Repeat("c", 40),
+			HeadRepo: backend, HTMLURL: "https://github.com/acme/backend/pull/14",
+			CreatedAt: t0.Add(-time.Hour), UpdatedAt: t0.Add(-time.Hour),
+		},
+		{
+			Repo: backend, Number: 15, Title: "Deleted fork", Author: "eve", Labels: []string{},
+			HeadBranch: "x", BaseBranch: "main", HeadSHA: strings.Repeat("d", 40),
+			HTMLURL: "https://github.com/acme/backend/pull/15", CreatedAt: t0, UpdatedAt: t0,
 		},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -139,12 +138,9 @@ func TestListOpenPullRequestsFields(t *testing.T) {
 			t.Errorf("#%d IsFork = %v, want %v", n, gotByN[n].IsFork(), wantFork)
 		}
 	}
-	// Only the labelled PRs cost events and commit requests.
-	if n := srv.Count(githubtest.RouteIssueEvents, 0); n != 2 {
-		t.Errorf("issue events requests = %d, want 2 (#12 and #13)", n)
-	}
-	if n := srv.Count(githubtest.RouteCommitGet, 0); n != 2 {
-		t.Errorf("commit requests = %d, want 2", n)
+	// A listing reads list pages and nothing else.
+	if n, all := srv.Count(githubtest.RoutePullsList, 0), srv.Count("", 0); n != 1 || all != 1 {
+		t.Errorf("%d requests, %d of them list pages; want 1 list page only", all, n)
 	}
 }
 
@@ -153,7 +149,7 @@ func TestListOpenPullRequestsEmptyRepo(t *testing.T) {
 	srv := githubtest.NewServer(t)
 	srv.AddRepo("acme/backend")
 	c, _ := newTestClient(t, srv)
-	got, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+	got, err := c.ListOpenPullRequests(context.Background(), backend)
 	if err != nil {
 		t.Fatalf("ListOpenPullRequests: %v", err)
 	}
@@ -170,25 +166,25 @@ func TestSecondListingIsConditional(t *testing.T) {
 	}
 	c, m := newTestClient(t, srv)
 	ctx := context.Background()
-	first, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+	first, err := c.ListOpenPullRequests(ctx, backend)
 	if err != nil {
 		t.Fatalf("first listing: %v", err)
 	}
-	if n := srv.Count("", http.StatusOK); n != 1+3+3 {
-		t.Fatalf("first listing: %d requests answered 200, want 7 (1 list page, 3 events, 3 commits)", n)
+	if n := srv.Count("", http.StatusOK); n != 1 {
+		t.Fatalf("first listing: %d requests answered 200, want 1 list page", n)
 	}
 	remaining := srv.RateRemaining()
 	srv.ResetCounts()
 
-	second, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+	second, err := c.ListOpenPullRequests(ctx, backend)
 	if err != nil {
 		t.Fatalf("second listing: %v", err)
 	}
 	if !reflect.DeepEqual(first, second) {
 		t.Errorf("second listing differs:\n%+v\n%+v", first, second)
 	}
-	if all, nm := srv.Count("", 0), srv.Count("", http.StatusNotModified); all != 4 || nm != 4 {
-		t.Errorf("second listing: %d requests, %d of them 304; want 4 and 4 (commits are cached)", all, nm)
+	if all, nm := srv.Count("", 0), srv.Count("", http.StatusNotModified); all != 1 || nm != 1 {
+		t.Errorf("second listing: %d requests, %d of them 304; want 1 and 1", all, nm)
 	}
 	if got := srv.RateRemaining(); got != remaining {
 		t.Errorf("rate remaining %d after the second listing, want unchanged %d", got, remaining)
@@ -196,28 +192,25 @@ func TestSecondListingIsConditional(t *testing.T) {
 	if got := m.count("pulls.list not_modified"); got != 1 {
 		t.Errorf("metrics pulls.list not_modified = %d, want 1", got)
 	}
-	if got := m.count("issues.events not_modified"); got != 3 {
-		t.Errorf("metrics issues.events not_modified = %d, want 3", got)
-	}
 	if m.remaining != remaining || m.limit != 5000 {
 		t.Errorf("metrics rate = %d/%d, want %d/5000", m.remaining, m.limit, remaining)
 	}
 
-	// A change is seen: the list page and that PR's events are fetched again.
+	// A change is seen: the list page is fetched again.
 	srv.ResetCounts()
 	srv.AddLabel("acme/backend", 2, "bug", t0)
-	third, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
+	third, err := c.ListOpenPullRequests(ctx, backend)
 	if err != nil {
 		t.Fatalf("third listing: %v", err)
 	}
 	if got := byNumber(third)[2].Labels; !reflect.DeepEqual(got, []string{"preview", "bug"}) {
 		t.Errorf("#2 labels = %v, want [preview bug]", got)
 	}
-	if got := byNumber(third)[2].LabeledAt["bug"]; !got.Equal(t0) {
-		t.Errorf("#2 bug labeled at %v, want %v", got, t0)
+	if got := byNumber(third)[2].UpdatedAt; !got.Equal(t0) {
+		t.Errorf("#2 updated at %v, want %v (the labelling)", got, t0)
 	}
-	if ok, nm := srv.Count("", http.StatusOK), srv.Count("", http.StatusNotModified); ok != 2 || nm != 2 {
-		t.Errorf("after a label change: %d answered 200 and %d 304, want 2 and 2", ok, nm)
+	if ok, nm := srv.Count("", http.StatusOK), srv.Count("", http.StatusNotModified); ok != 1 || nm != 0 {
+		t.Errorf("after a label change: %d answered 200 and %d 304, want 1 and 0", ok, nm)
 	}
 }
 
@@ -227,102 +220,27 @@ func TestPagination(t *testing.T) {
 	for n := 1; n <= 250; n++ {
 		srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: n, HeadSHA: fmt.Sprintf("%040x", n)})
 	}
-	// 1 + 249*2 = 499 events on #7: five pages of 100.
-	srv.AddLabel("acme/backend", 7, "preview", t0)
-	for i := 1; i < 250; i++ {
-		srv.RemoveLabel("acme/backend", 7, "preview", t0.Add(time.Duration(2*i-1)*time.Second))
-		srv.AddLabel("acme/backend", 7, "preview", t0.Add(time.Duration(2*i)*time.Second))
-	}
 	c, _ := newTestClient(t, srv)
-	got, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+	got, err := c.ListOpenPullRequests(context.Background(), backend)
 	if err != nil {
 		t.Fatalf("ListOpenPullRequests: %v", err)
 	}
 	if len(got) != 250 {
 		t.Fatalf("got %d pull requests, want 250", len(got))
 	}
-	seen := map[int]bool{}
-	for _, p := range got {
-		seen[p.Number] = true
-	}
-	for n := 1; n <= 250; n++ {
-		if !seen[n] {
-			t.Errorf("pull request #%d missing", n)
+	for i, p := range got {
+		if p.Number != i+1 {
+			t.Fatalf("pull request %d is #%d, want #%d (by number, none missing)", i, p.Number, i+1)
 		}
 	}
-	if n := srv.Count(githubtest.RoutePullsList, http.StatusOK); n != 3 {
-		t.Errorf("pulls list requests = %d, want 3 pages", n)
-	}
-	if n := srv.Count(githubtest.RouteIssueEvents, http.StatusOK); n != 5 {
-		t.Errorf("issue events requests = %d, want 5 pages", n)
-	}
-	if got, want := byNumber(got)[7].LabeledAt["preview"], t0.Add(498*time.Second); !got.Equal(want) {
-		t.Errorf("#7 labeled at %v, want %v (the event on the last page)", got, want)
+	// Page 1 for the Link, then 3, 2 and 1 again (a 304).
+	if ok, nm := srv.Count(githubtest.RoutePullsList, http.StatusOK), srv.Count(githubtest.RoutePullsList, http.StatusNotModified); ok != 3 || nm != 1 {
+		t.Errorf("pulls list requests: %d answered 200 and %d 304, want 3 and 1", ok, nm)
 	}
 	for _, r := range srv.Requests() {
-		if r.Route != githubtest.RouteCommitGet && !strings.Contains(r.Query, "per_page=100") {
+		if !strings.Contains(r.Query, "per_page=100") {
 			t.Errorf("request %s?%s without per_page=100", r.Path, r.Query)
 		}
-	}
-}
-
-func TestLabelEventsAndHeadCommit(t *testing.T) {
-	t.Parallel()
-	srv := githubtest.NewServer(t)
-	sha1, sha2 := strings.Repeat("1", 40), strings.Repeat("2", 40)
-	srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1, HeadSHA: sha1, CommittedAt: t0, CreatedAt: t0})
-	srv.AddLabel("acme/backend", 1, "preview", t0.Add(1*time.Hour))
-	srv.AddIssueEvent("acme/backend", 1, "renamed", t0.Add(2*time.Hour))
-	srv.RemoveLabel("acme/backend", 1, "preview", t0.Add(3*time.Hour))
-	srv.AddLabel("acme/backend", 1, "Preview", t0.Add(4*time.Hour))
-	srv.AddLabel("acme/backend", 1, "bug", t0.Add(5*time.Hour))
-	srv.RemoveLabel("acme/backend", 1, "bug", t0.Add(6*time.Hour))
-
-	c, _ := newTestClient(t, srv)
-	ctx := context.Background()
-	list := func() pr.PullRequest {
-		t.Helper()
-		got, err := c.ListOpenPullRequests(ctx, backend, []string{"preview"})
-		if err != nil {
-			t.Fatalf("ListOpenPullRequests: %v", err)
-		}
-		if len(got) != 1 {
-			t.Fatalf("got %d pull requests, want 1", len(got))
-		}
-		return got[0]
-	}
-
-	p := list()
-	// The label was re-applied (with other case) after removal: the last
-	// labeled event counts; "bug" was removed so it has no entry.
-	if want := map[string]time.Time{"Preview": t0.Add(4 * time.Hour)}; !reflect.DeepEqual(p.LabeledAt, want) {
-		t.Errorf("LabeledAt = %v, want %v", p.LabeledAt, want)
-	}
-	if !p.LabelAppliedAt("preview").Equal(t0.Add(4 * time.Hour)) {
-		t.Errorf("LabelAppliedAt(preview) = %v", p.LabelAppliedAt("preview"))
-	}
-	if !p.HeadCommittedAt.Equal(t0) {
-		t.Errorf("HeadCommittedAt = %v, want the committer date %v", p.HeadCommittedAt, t0)
-	}
-
-	// Re-labelling moves LabeledAt.
-	srv.AddLabel("acme/backend", 1, "preview", t0.Add(7*time.Hour))
-	if got := list().LabelAppliedAt("preview"); !got.Equal(t0.Add(7 * time.Hour)) {
-		t.Errorf("after re-labelling LabelAppliedAt = %v, want %v", got, t0.Add(7*time.Hour))
-	}
-	if n := srv.Count(githubtest.RouteCommitGet, 0); n != 1 {
-		t.Errorf("commit requests = %d after two listings of one SHA, want 1", n)
-	}
-
-	// A push moves HeadCommittedAt, costing one more commit request.
-	srv.PushHead("acme/backend", 1, sha2, t0.Add(8*time.Hour))
-	p = list()
-	if p.HeadSHA != sha2 || !p.HeadCommittedAt.Equal(t0.Add(8*time.Hour)) {
-		t.Errorf("after push: head %s at %v, want %s at %v", p.HeadSHA, p.HeadCommittedAt, sha2, t0.Add(8*time.Hour))
-	}
-	list()
-	if n := srv.Count(githubtest.RouteCommitGet, 0); n != 2 {
-		t.Errorf("commit requests = %d after pushing one new SHA, want 2", n)
 	}
 }
 
@@ -347,22 +265,6 @@ func TestListErrors(t *testing.T) {
 			},
 			wantNotIs: []error{ErrNotFound, ErrForbidden},
 		},
-		{
-			name: "server error on the events",
-			setup: func(s *githubtest.Server) {
-				s.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1, HeadSHA: "abc", Labels: []string{"preview"}})
-				s.Fail(githubtest.Failure{Kind: githubtest.ServerError, Route: githubtest.RouteIssueEvents})
-			},
-			wantNotIs: []error{ErrNotFound, ErrForbidden},
-		},
-		{
-			name: "events of a PR 404",
-			setup: func(s *githubtest.Server) {
-				s.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1, HeadSHA: "abc", Labels: []string{"preview"}})
-				s.Fail(githubtest.Failure{Kind: githubtest.ServerError, Status: 404, Route: githubtest.RouteIssueEvents})
-			},
-			wantIs: ErrNotFound,
-		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -370,14 +272,14 @@ func TestListErrors(t *testing.T) {
 			srv := githubtest.NewServer(t)
 			tc.setup(srv)
 			c, _ := newTestClient(t, srv)
-			got, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+			got, err := c.ListOpenPullRequests(context.Background(), backend)
 			if err == nil {
 				t.Fatalf("got %d pull requests and no error, want an error", len(got))
 			}
 			if got != nil {
 				t.Errorf("got %v with the error, want nil", got)
 			}
-			if !strings.HasPrefix(err.Error(), "listing pull requests for acme/backend: ") {
+			if !strings.HasPrefix(err.Error(), "listing pull requests for acme/backend ") {
 				t.Errorf("error %q does not name the repository", err)
 			}
 			if tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
@@ -403,7 +305,7 @@ func TestTimeout(t *testing.T) {
 	srv.Fail(githubtest.Failure{Kind: githubtest.Hang, Delay: githubtest.MaxHang, Times: 1})
 	c, m := newTestClient(t, srv, func(c *Config) { c.Timeout = 200 * time.Millisecond })
 	start := time.Now()
-	_, err := c.ListOpenPullRequests(context.Background(), backend, nil)
+	_, err := c.ListOpenPullRequests(context.Background(), backend)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want a deadline exceeded", err)
 	}
@@ -417,7 +319,7 @@ func TestTimeout(t *testing.T) {
 	// The next call goes through (with a timeout that survives a loaded
 	// machine).
 	c.timeout = 10 * time.Second
-	if _, err := c.ListOpenPullRequests(context.Background(), backend, nil); err != nil {
+	if _, err := c.ListOpenPullRequests(context.Background(), backend); err != nil {
 		t.Errorf("after the hang: %v", err)
 	}
 }
@@ -472,11 +374,11 @@ func TestRateLimits(t *testing.T) {
 			c, m := newTestClient(t, srv)
 			tc.inject(srv)
 			before := time.Now()
-			_, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+			_, err := c.ListOpenPullRequests(context.Background(), backend)
 			after := time.Now()
 			for i := range 3 {
 				if i > 0 {
-					_, err = c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+					_, err = c.ListOpenPullRequests(context.Background(), backend)
 				}
 				var rle *RateLimitError
 				if !errors.As(err, &rle) {
@@ -498,11 +400,11 @@ func TestRateLimits(t *testing.T) {
 			if got := m.count("pulls.list rate_limited"); got != 3 {
 				t.Errorf("metrics pulls.list rate_limited = %d, want 3", got)
 			}
-			if _, err := c.GetContents(context.Background(), backend, "x", "abc"); !errors.As(err, new(*RateLimitError)) {
-				t.Errorf("GetContents during the limit: %v, want a *RateLimitError", err)
+			if _, err := c.GetFile(context.Background(), backend, "x", "abc", 1<<20); !errors.As(err, new(*RateLimitError)) {
+				t.Errorf("GetFile during the limit: %v, want a *RateLimitError", err)
 			}
 			if n := srv.Count("", 0); n != 1 {
-				t.Errorf("GetContents reached GitHub during the limit")
+				t.Errorf("GetFile reached GitHub during the limit")
 			}
 		})
 	}
@@ -536,18 +438,18 @@ func TestRateLimitResumesAfterRetryAfter(t *testing.T) {
 
 	srv.Fail(githubtest.Failure{Kind: githubtest.SecondaryRateLimit, Status: 429, RetryAfter: 60 * time.Second, Times: 1})
 	ctx := context.Background()
-	if _, err := c.ListOpenPullRequests(ctx, backend, nil); !errors.As(err, new(*RateLimitError)) {
+	if _, err := c.ListOpenPullRequests(ctx, backend); !errors.As(err, new(*RateLimitError)) {
 		t.Fatalf("first call: %v, want a *RateLimitError", err)
 	}
 	clock.Add(59 * time.Second)
-	if _, err := c.ListOpenPullRequests(ctx, backend, nil); !errors.As(err, new(*RateLimitError)) {
+	if _, err := c.ListOpenPullRequests(ctx, backend); !errors.As(err, new(*RateLimitError)) {
 		t.Fatalf("before Retry-After: %v, want a *RateLimitError", err)
 	}
 	if n := srv.Count("", 0); n != 1 {
 		t.Fatalf("%d requests before Retry-After, want 1", n)
 	}
 	clock.Add(2 * time.Second)
-	if _, err := c.ListOpenPullRequests(ctx, backend, nil); err != nil {
+	if _, err := c.ListOpenPullRequests(ctx, backend); err != nil {
 		t.Fatalf("after Retry-After: %v", err)
 	}
 	if n := srv.Count("", 0); n != 2 {
@@ -562,13 +464,13 @@ func TestRemainingZeroStopsCalls(t *testing.T) {
 	reset := time.Now().Add(30 * time.Minute).Truncate(time.Second)
 	srv.SetRateLimit(5000, 1, reset) // the next answer says remaining 0
 	c, m := newTestClient(t, srv)
-	if _, err := c.ListOpenPullRequests(context.Background(), backend, nil); err != nil {
+	if _, err := c.ListOpenPullRequests(context.Background(), backend); err != nil {
 		t.Fatalf("last request of the window: %v", err)
 	}
 	if m.remaining != 0 || m.limit != 5000 || !m.reset.Equal(reset) {
 		t.Errorf("metrics rate = %d/%d reset %v, want 0/5000 reset %v", m.remaining, m.limit, m.reset, reset)
 	}
-	_, err := c.ListOpenPullRequests(context.Background(), backend, nil)
+	_, err := c.ListOpenPullRequests(context.Background(), backend)
 	var rle *RateLimitError
 	if !errors.As(err, &rle) || rle.Secondary || !rle.Reset.Equal(reset) {
 		t.Fatalf("error %v, want a primary *RateLimitError until %v", err, reset)
@@ -578,7 +480,7 @@ func TestRemainingZeroStopsCalls(t *testing.T) {
 	}
 }
 
-func TestGetContents(t *testing.T) {
+func TestGetFile(t *testing.T) {
 	t.Parallel()
 	srv := githubtest.NewServer(t)
 	sha := strings.Repeat("f", 40)
@@ -588,7 +490,7 @@ func TestGetContents(t *testing.T) {
 	ctx := context.Background()
 
 	for i := range 2 {
-		got, err := c.GetContents(ctx, backend, ".preview.yaml", sha)
+		got, err := c.GetFile(ctx, backend, ".preview.yaml", sha, 1<<20)
 		if err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
@@ -602,7 +504,7 @@ func TestGetContents(t *testing.T) {
 	}
 
 	for i := range 2 {
-		_, err := c.GetContents(ctx, backend, "missing.yaml", sha)
+		_, err := c.GetFile(ctx, backend, "missing.yaml", sha, 1<<20)
 		if !errors.Is(err, ErrNotFound) {
 			t.Fatalf("call %d for a missing file: %v, want ErrNotFound", i, err)
 		}
@@ -613,7 +515,7 @@ func TestGetContents(t *testing.T) {
 	if n := srv.Count(githubtest.RouteContentsGet, http.StatusNotFound); n != 1 {
 		t.Errorf("404 contents requests = %d, want 1 (cached)", n)
 	}
-	if _, err := c.GetContents(ctx, backend, ".preview.yaml", strings.Repeat("0", 40)); !errors.Is(err, ErrNotFound) {
+	if _, err := c.GetFile(ctx, backend, ".preview.yaml", strings.Repeat("0", 40), 1<<20); !errors.Is(err, ErrNotFound) {
 		t.Errorf("other SHA: %v, want ErrNotFound", err)
 	}
 	if n := srv.Count(githubtest.RouteContentsGet, 0); n != 3 {
@@ -641,7 +543,7 @@ func TestBaseURL(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := newTestClient(t, srv, func(c *Config) { c.BaseURL = tc.base })
-			got, err := c.ListOpenPullRequests(context.Background(), backend, nil)
+			got, err := c.ListOpenPullRequests(context.Background(), backend)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Errorf("error %v, want %v", err, tc.wantErr)
@@ -696,10 +598,10 @@ func TestConcurrentListings(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			prs, err := c.ListOpenPullRequests(context.Background(), backend, []string{"preview"})
+			prs, err := c.ListOpenPullRequests(context.Background(), backend)
 			errs[i] = err
 			for _, p := range prs {
-				if !p.HeadCommittedAt.IsZero() && len(p.LabeledAt) == 1 {
+				if p.HasLabel("preview") {
 					results[i] = append(results[i], p.Number)
 				}
 			}
