@@ -135,6 +135,7 @@ func TestETagCacheKeepsConvertedPages(t *testing.T) {
 // handshake each on github.com).
 func TestConnectionsAreReused(t *testing.T) {
 	t.Parallel()
+	const workers = 4
 	srv := githubtest.NewServer(t)
 	for n := 1; n <= 60; n++ {
 		sha := fmt.Sprintf("%040x", n)
@@ -167,7 +168,7 @@ func TestConnectionsAreReused(t *testing.T) {
 	work := make(chan string)
 	errs := make(chan error, len(prs))
 	var wg sync.WaitGroup
-	for range fetchConcurrency {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -192,7 +193,7 @@ func TestConnectionsAreReused(t *testing.T) {
 	}
 	// One per concurrent request, and a few more when a dial races an idle
 	// connection's return; Go's default transport opened 16.
-	if n := conns.Load(); n > 2*fetchConcurrency {
-		t.Errorf("%d connections opened for 61 requests, want at most %d", n, 2*fetchConcurrency)
+	if n := conns.Load(); n > 2*workers {
+		t.Errorf("%d connections opened for 61 requests, want at most %d", n, 2*workers)
 	}
 }

@@ -36,7 +36,6 @@ const (
 const (
 	perPage          = 100
 	maxPages         = 1000 // 100 000 items: a guard against a Link loop
-	fetchConcurrency = 4
 	etagMaxBytes     = 64 << 20
 	contentsMaxBytes = 16 << 20
 )
@@ -77,6 +76,17 @@ type Config struct {
 	// least-recently-used cache polled in a cycle larger than itself misses
 	// every time) and fetches everything again, spending rate limit.
 	CachePullRequests int
+	// MaxRequestsPerMinute bounds the requests sent to each endpoint
+	// (pulls.list, contents.get, graphql, ...) in any 60 seconds, 304s
+	// included: GitHub's secondary limit is 900 a minute per REST endpoint
+	// and counts every request. A request over the bound waits for a
+	// place (as long as its context allows); it does not fail. Default
+	// DefaultMaxRequestsPerMinute (800).
+	MaxRequestsPerMinute int
+	// MaxConcurrent bounds the requests in flight at once, over all
+	// endpoints (GitHub allows fewer than 100); a request over it waits.
+	// Default DefaultMaxConcurrent (8).
+	MaxConcurrent int
 }
 
 // cacheEntries returns the entry bounds of the conditional-request cache
@@ -90,6 +100,7 @@ func cacheEntries(n int) (etag, contents int) {
 // Client lists pull requests and reads files. It is safe for concurrent use.
 type Client struct {
 	gh       *gh.Client
+	budget   *budget
 	timeout  time.Duration
 	log      *slog.Logger
 	metrics  Metrics
@@ -151,7 +162,22 @@ func New(cfg Config) (*Client, error) {
 		metrics = cfg.Metrics
 	}
 
-	var transport http.RoundTripper = defaultTransport()
+	if cfg.MaxRequestsPerMinute < 0 {
+		return nil, fmt.Errorf("GitHub max requests per minute %d: want a positive number (0 for the default %d)", cfg.MaxRequestsPerMinute, DefaultMaxRequestsPerMinute)
+	}
+	if cfg.MaxConcurrent < 0 || cfg.MaxConcurrent >= 100 {
+		return nil, fmt.Errorf("GitHub max concurrent requests %d: want 1 to 99, GitHub allows fewer than 100 (0 for the default %d)", cfg.MaxConcurrent, DefaultMaxConcurrent)
+	}
+	perMinute := cfg.MaxRequestsPerMinute
+	if perMinute == 0 {
+		perMinute = DefaultMaxRequestsPerMinute
+	}
+	concurrent := cfg.MaxConcurrent
+	if concurrent == 0 {
+		concurrent = DefaultMaxConcurrent
+	}
+
+	var transport http.RoundTripper = defaultTransport(concurrent)
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		transport = cfg.HTTPClient.Transport
 	}
@@ -190,6 +216,7 @@ func New(cfg Config) (*Client, error) {
 	now := time.Now
 	return &Client{
 		gh:       client,
+		budget:   newBudget(perMinute, concurrent, now),
 		timeout:  timeout,
 		log:      logger,
 		metrics:  metrics,
@@ -201,19 +228,33 @@ func New(cfg Config) (*Client, error) {
 }
 
 // defaultTransport is Go's default transport keeping an idle connection
-// per concurrent request: with the default of 2 per host, each burst of
-// fetchConcurrency requests would close connections and open new ones, a
-// TLS handshake each.
-func defaultTransport() *http.Transport {
+// per concurrent request (at most concurrent): with the default of 2 per
+// host, each burst of requests would close connections and open new ones,
+// a TLS handshake each.
+func defaultTransport(concurrent int) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = fetchConcurrency * 2
+	t.MaxIdleConnsPerHost = max(concurrent, 2)
 	return t
 }
 
-// call runs one API request: it refuses while a rate limit holds, bounds the
-// request by the timeout, records the rate-limit headers and the outcome, and
-// classifies the error. A non-nil cr makes the request conditional.
+// call runs one API request: it refuses while a rate limit holds, waits
+// for the request budget (Config.MaxRequestsPerMinute, MaxConcurrent),
+// bounds the request by the timeout, records the rate-limit headers and
+// the outcome, and classifies the error. A non-nil cr makes the request
+// conditional.
 func (c *Client) call(ctx context.Context, endpoint string, cr *condRequest, fn func(context.Context) (*gh.Response, error)) (*gh.Response, error) {
+	if err := c.gate.check(); err != nil {
+		c.metrics.GitHubRequest(endpoint, OutcomeRateLimited)
+		return nil, err
+	}
+	release, waited, err := c.budget.acquire(ctx, endpoint)
+	c.metrics.GitHubBudgetWait(endpoint, waited)
+	if err != nil {
+		c.metrics.GitHubRequest(endpoint, OutcomeError)
+		return nil, fmt.Errorf("waiting %s for the request budget of %s: %w", waited.Round(time.Millisecond), endpoint, err)
+	}
+	defer release()
+	// A limit may have been met while this request waited.
 	if err := c.gate.check(); err != nil {
 		c.metrics.GitHubRequest(endpoint, OutcomeRateLimited)
 		return nil, err

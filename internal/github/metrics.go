@@ -13,6 +13,10 @@ type Metrics interface {
 	GitHubRequest(endpoint, outcome string)
 	// GitHubRateLimit reports the rate-limit headers of the last response.
 	GitHubRateLimit(remaining, limit int, reset time.Time)
+	// GitHubBudgetWait reports how long a request of endpoint waited for
+	// the request budget (Config.MaxRequestsPerMinute, MaxConcurrent)
+	// before it was sent; 0 when it did not wait.
+	GitHubBudgetWait(endpoint string, waited time.Duration)
 }
 
 // Endpoint names passed to Metrics.GitHubRequest.
@@ -35,5 +39,6 @@ const (
 
 type nopMetrics struct{}
 
-func (nopMetrics) GitHubRequest(string, string)        {}
-func (nopMetrics) GitHubRateLimit(int, int, time.Time) {}
+func (nopMetrics) GitHubRequest(string, string)           {}
+func (nopMetrics) GitHubRateLimit(int, int, time.Time)    {}
+func (nopMetrics) GitHubBudgetWait(string, time.Duration) {}
