@@ -446,7 +446,8 @@ func TestRateLimitResumesAfterRetryAfter(t *testing.T) {
 	srv.AddRepo("acme/backend")
 	c, _ := newTestClient(t, srv)
 	clock := &fakeClock{t: time.Now()}
-	c.now, c.gate.now = clock.Now, clock.Now
+	c.now = clock.Now
+	c.gates.setNow(clock.Now)
 
 	srv.Fail(githubtest.Failure{Kind: githubtest.SecondaryRateLimit, Status: 429, RetryAfter: 60 * time.Second, Times: 1})
 	ctx := context.Background()

@@ -6,12 +6,14 @@ import "time"
 // Prometheus collectors implement it; it may be nil in Config.
 type Metrics interface {
 	// GitHubRequest counts one API call. endpoint is one of "pulls.list",
-	// "pulls.get", "pulls.commits", "contents.get", "statuses.create"; outcome is one of
+	// "pulls.get", "pulls.commits", "contents.get", "statuses.create",
+	// "graphql"; outcome is one of
 	// "ok", "not_modified", "not_found", "forbidden", "rate_limited",
 	// "error". A call refused locally because of a known rate limit counts
 	// as "rate_limited" without reaching GitHub.
 	GitHubRequest(endpoint, outcome string)
-	// GitHubRateLimit reports the rate-limit headers of the last response.
+	// GitHubRateLimit reports the rate-limit headers of the last REST
+	// response (GraphQL has a budget of its own, not reported here).
 	GitHubRateLimit(remaining, limit int, reset time.Time)
 	// GitHubBudgetWait reports how long a request of endpoint waited for
 	// the request budget (Config.MaxRequestsPerMinute, MaxConcurrent)
@@ -25,6 +27,7 @@ const (
 	EndpointPullsGet    = "pulls.get"
 	EndpointPullCommits = "pulls.commits"
 	EndpointContentsGet = "contents.get"
+	EndpointGraphQL     = "graphql"
 )
 
 // Outcomes passed to Metrics.GitHubRequest.
