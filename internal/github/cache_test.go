@@ -172,7 +172,7 @@ func TestConnectionsAreReused(t *testing.T) {
 	}
 	work := make(chan string)
 	var wg sync.WaitGroup
-	for range fetchConcurrency {
+	for range DefaultMaxConcurrent {
 		wg.Go(func() {
 			for sha := range work {
 				if _, err := c.GetFile(ctx, backend, ".preview.yaml", sha, 1<<10); err != nil {
@@ -191,8 +191,8 @@ func TestConnectionsAreReused(t *testing.T) {
 	}
 	// One per concurrent request, and a few more when a dial races an idle
 	// connection's return.
-	if n := conns.Load(); n > 2*fetchConcurrency {
-		t.Errorf("%d connections opened for %d requests, want at most %d", n, 3+files, 2*fetchConcurrency)
+	if n := conns.Load(); n > 2*DefaultMaxConcurrent {
+		t.Errorf("%d connections opened for %d requests, want at most %d", n, 3+files, 2*DefaultMaxConcurrent)
 	}
 }
 

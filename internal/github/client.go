@@ -2,7 +2,10 @@
 // (or GitHub Enterprise) with go-github v57. It is built to be polled: list
 // pages and issue events are fetched with conditional requests (an unchanged
 // repository costs no rate limit), commits and file contents are cached by
-// SHA, and a rate limit stops all calls until it resets.
+// SHA (and read in batches of 100 commits with one GraphQL query each, see
+// GetFiles), every request waits for a request budget that keeps it within
+// GitHub's secondary limits, and a rate limit stops the calls it applies
+// to until it resets.
 package github
 
 import (
@@ -36,7 +39,6 @@ const (
 
 const (
 	perPage          = 100
-	fetchConcurrency = 4
 	etagMaxBytes     = 64 << 20
 	contentsMaxBytes = 16 << 20
 )
@@ -82,6 +84,17 @@ type Config struct {
 	// least-recently-used cache polled in a cycle larger than itself misses
 	// every time) and fetches everything again, spending rate limit.
 	CachePullRequests int
+	// MaxRequestsPerMinute bounds the requests sent to each endpoint
+	// (pulls.list, contents.get, graphql, ...) in any 60 seconds, 304s
+	// included: GitHub's secondary limit is 900 a minute per REST endpoint
+	// and counts every request. A request over the bound waits for a
+	// place (as long as its context allows); it does not fail. Default
+	// DefaultMaxRequestsPerMinute (800).
+	MaxRequestsPerMinute int
+	// MaxConcurrent bounds the requests in flight at once, over all
+	// endpoints (GitHub allows fewer than 100); a request over it waits.
+	// Default DefaultMaxConcurrent (8).
+	MaxConcurrent int
 }
 
 // cacheEntries returns the entry bounds of the conditional-request cache
@@ -95,10 +108,13 @@ func cacheEntries(n int) (etag, contents int) {
 // Client lists pull requests and reads files. It is safe for concurrent use.
 type Client struct {
 	gh       *gh.Client
+	http     *http.Client // gh's, for GraphQL
+	graphql  string       // the GraphQL endpoint's URL
+	budget   *budget
 	timeout  time.Duration
 	log      *slog.Logger
 	metrics  Metrics
-	gate     *rateGate
+	gates    gates
 	etag     *etagTransport
 	now      func() time.Time
 	contents *lru[string, contentEntry]
@@ -156,7 +172,22 @@ func New(cfg Config) (*Client, error) {
 		metrics = cfg.Metrics
 	}
 
-	var transport http.RoundTripper = defaultTransport()
+	if cfg.MaxRequestsPerMinute < 0 {
+		return nil, fmt.Errorf("GitHub max requests per minute %d: want a positive number (0 for the default %d)", cfg.MaxRequestsPerMinute, DefaultMaxRequestsPerMinute)
+	}
+	if cfg.MaxConcurrent < 0 || cfg.MaxConcurrent >= 100 {
+		return nil, fmt.Errorf("GitHub max concurrent requests %d: want 1 to 99, GitHub allows fewer than 100 (0 for the default %d)", cfg.MaxConcurrent, DefaultMaxConcurrent)
+	}
+	perMinute := cfg.MaxRequestsPerMinute
+	if perMinute == 0 {
+		perMinute = DefaultMaxRequestsPerMinute
+	}
+	concurrent := cfg.MaxConcurrent
+	if concurrent == 0 {
+		concurrent = DefaultMaxConcurrent
+	}
+
+	var transport http.RoundTripper = defaultTransport(concurrent)
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		transport = cfg.HTTPClient.Transport
 	}
@@ -188,17 +219,21 @@ func New(cfg Config) (*Client, error) {
 	etagEntries, contentEntries := cacheEntries(capacity)
 	et := newETagTransport(transport, identity, etagEntries, cacheBytes)
 
-	client := gh.NewClient(&http.Client{Transport: et})
+	httpClient := &http.Client{Transport: et}
+	client := gh.NewClient(httpClient)
 	client.BaseURL = u
 	client.UserAgent = "preview-generator"
 
 	now := time.Now
 	return &Client{
 		gh:       client,
+		http:     httpClient,
+		graphql:  graphQLURL(u),
+		budget:   newBudget(perMinute, concurrent, now),
 		timeout:  timeout,
 		log:      logger,
 		metrics:  metrics,
-		gate:     &rateGate{now: now},
+		gates:    newGates(now),
 		etag:     et,
 		now:      now,
 		contents: newLRU[string, contentEntry](contentEntries, contentsMaxBytes, func(e contentEntry) int64 { return int64(len(e.data)) + 64 }),
@@ -206,20 +241,34 @@ func New(cfg Config) (*Client, error) {
 }
 
 // defaultTransport is Go's default transport keeping an idle connection
-// per concurrent request: with the default of 2 per host, each burst of
-// fetchConcurrency requests would close connections and open new ones, a
-// TLS handshake each.
-func defaultTransport() *http.Transport {
+// per concurrent request (at most concurrent): with the default of 2 per
+// host, each burst of requests would close connections and open new ones,
+// a TLS handshake each.
+func defaultTransport(concurrent int) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = fetchConcurrency * 2
+	t.MaxIdleConnsPerHost = max(concurrent, 2)
 	return t
 }
 
-// call runs one API request: it refuses while a rate limit holds, bounds the
-// request by the timeout, records the rate-limit headers and the outcome, and
-// classifies the error. A non-nil cr makes the request conditional.
+// call runs one API request: it refuses while a rate limit holds, waits
+// for the request budget (Config.MaxRequestsPerMinute, MaxConcurrent),
+// bounds the request by the timeout, records the rate-limit headers and
+// the outcome, and classifies the error. A non-nil cr makes the request
+// conditional.
 func (c *Client) call(ctx context.Context, endpoint string, cr *condRequest, fn func(context.Context) (*gh.Response, error)) (*gh.Response, error) {
-	if err := c.gate.check(); err != nil {
+	if err := c.gates.check(endpoint); err != nil {
+		c.metrics.GitHubRequest(endpoint, OutcomeRateLimited)
+		return nil, err
+	}
+	release, waited, err := c.budget.acquire(ctx, endpoint)
+	c.metrics.GitHubBudgetWait(endpoint, waited)
+	if err != nil {
+		c.metrics.GitHubRequest(endpoint, OutcomeError)
+		return nil, fmt.Errorf("waiting %s for the request budget of %s: %w", waited.Round(time.Millisecond), endpoint, err)
+	}
+	defer release()
+	// A limit may have been met while this request waited.
+	if err := c.gates.check(endpoint); err != nil {
 		c.metrics.GitHubRequest(endpoint, OutcomeRateLimited)
 		return nil, err
 	}
@@ -231,15 +280,17 @@ func (c *Client) call(ctx context.Context, endpoint string, cr *condRequest, fn 
 	resp, err := fn(ctx)
 	now := c.now()
 	if resp != nil && resp.Response != nil && resp.Rate.Limit > 0 {
-		c.metrics.GitHubRateLimit(resp.Rate.Remaining, resp.Rate.Limit, resp.Rate.Reset.Time)
+		if endpoint != EndpointGraphQL {
+			c.metrics.GitHubRateLimit(resp.Rate.Remaining, resp.Rate.Limit, resp.Rate.Reset.Time)
+		}
 		if resp.Rate.Remaining == 0 && resp.Rate.Reset.After(now) {
-			c.gate.block(resp.Rate.Reset.Time, false)
+			c.gates.block(endpoint, resp.Rate.Reset.Time, false)
 		}
 	}
 	err = classify(err, now)
 	var rle *RateLimitError
 	if errors.As(err, &rle) {
-		c.gate.block(rle.Reset, rle.Secondary)
+		c.gates.block(endpoint, rle.Reset, rle.Secondary)
 		c.log.Warn("GitHub rate limit", "endpoint", endpoint, "secondary", rle.Secondary, "reset", rle.Reset)
 	}
 	revalidated := err == nil && resp != nil && resp.Response != nil && resp.Header.Get(revalidatedHeader) != ""
@@ -463,7 +514,8 @@ func prCost(p *pr.PullRequest) int64 {
 
 // InvalidFileError reports a path that exists at a commit but is no
 // readable file of at most the size asked for: a directory, a submodule, a
-// symlink out of the repository, or a file too large. It is a fact about
+// symlink out of the repository, a binary file (not valid UTF-8, or
+// holding a NUL byte), or a file too large. It is a fact about
 // the commit, not a failure: the same answer comes every time.
 type InvalidFileError struct {
 	Path   string
@@ -478,10 +530,27 @@ func (e *InvalidFileError) Error() string { return e.Path + " " + e.Reason }
 // path, sha): a commit never changes. Any other error is a failure to
 // read, and is not cached.
 func (c *Client) GetFile(ctx context.Context, repo pr.Repo, path, sha string, maxBytes int) ([]byte, error) {
-	key := repo.Key() + "\x00" + path + "\x00" + sha + "\x00" + strconv.Itoa(maxBytes)
+	key := contentKey(repo, path, sha, maxBytes)
 	if e, ok := c.contents.Get(key); ok {
 		return e.result(path, sha, repo)
 	}
+	e, err := c.readFile(ctx, repo, path, sha, maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	c.contents.Add(key, e)
+	return e.result(path, sha, repo)
+}
+
+// contentKey is the key of the contents cache.
+func contentKey(repo pr.Repo, path, sha string, maxBytes int) string {
+	return repo.Key() + "\x00" + path + "\x00" + sha + "\x00" + strconv.Itoa(maxBytes)
+}
+
+// readFile reads path at sha with the contents API: a missing file, or a
+// path that is no readable file of at most maxBytes, is in the entry. An
+// error is a failure to read.
+func (c *Client) readFile(ctx context.Context, repo pr.Repo, path, sha string, maxBytes int) (contentEntry, error) {
 	var (
 		file *gh.RepositoryContent
 		dir  []*gh.RepositoryContent
@@ -499,30 +568,32 @@ func (c *Client) GetFile(ctx context.Context, repo pr.Repo, path, sha string, ma
 	case errors.Is(err, ErrNotFound):
 		e.missing = true
 	case err != nil:
-		return nil, fmt.Errorf("reading %s at %s in %s: %w", path, sha, repo, err)
+		return e, fmt.Errorf("reading %s at %s in %s: %w", path, sha, repo, err)
 	case file == nil && dir != nil:
 		e.invalid = "is a directory"
 	case file == nil:
-		return nil, fmt.Errorf("reading %s at %s in %s: empty answer", path, sha, repo)
+		return e, fmt.Errorf("reading %s at %s in %s: empty answer", path, sha, repo)
 	case file.GetType() != "file":
 		e.invalid = "is a " + file.GetType() + ", not a file"
 	case file.GetSize() > maxBytes:
-		e.invalid = fmt.Sprintf("is %d bytes, over the limit of %d", file.GetSize(), maxBytes)
+		e.invalid = tooLarge(file.GetSize(), maxBytes)
 	case file.GetEncoding() == "none":
 		e.invalid = fmt.Sprintf("is %d bytes, too large for GitHub's contents API to return", file.GetSize())
 	default:
 		s, err := file.GetContent()
 		if err != nil {
-			return nil, fmt.Errorf("reading %s at %s in %s: %w", path, sha, repo, err)
+			return e, fmt.Errorf("reading %s at %s in %s: %w", path, sha, repo, err)
 		}
-		if len(s) > maxBytes {
-			e.invalid = fmt.Sprintf("is %d bytes, over the limit of %d", len(s), maxBytes)
-		} else {
+		switch {
+		case len(s) > maxBytes:
+			e.invalid = tooLarge(len(s), maxBytes)
+		case isBinary([]byte(s)):
+			e.invalid = "is binary"
+		default:
 			e.data = []byte(s)
 		}
 	}
-	c.contents.Add(key, e)
-	return e.result(path, sha, repo)
+	return e, nil
 }
 
 // result turns a cached answer into GetFile's.

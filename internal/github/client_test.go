@@ -24,7 +24,9 @@ var (
 // recMetrics records what the client reports.
 type recMetrics struct {
 	mu        sync.Mutex
-	requests  map[string]int // "endpoint outcome"
+	requests  map[string]int           // "endpoint outcome"
+	waited    map[string]time.Duration // by endpoint
+	waits     map[string]int           // budget waits reported, by endpoint
 	remaining int
 	limit     int
 	reset     time.Time
@@ -43,6 +45,16 @@ func (m *recMetrics) GitHubRateLimit(remaining, limit int, reset time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.remaining, m.limit, m.reset = remaining, limit, reset
+}
+
+func (m *recMetrics) GitHubBudgetWait(endpoint string, waited time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.waited == nil {
+		m.waited, m.waits = map[string]time.Duration{}, map[string]int{}
+	}
+	m.waited[endpoint] += waited
+	m.waits[endpoint]++
 }
 
 func (m *recMetrics) count(key string) int {
@@ -715,7 +727,8 @@ func TestRateLimitResumesAfterRetryAfter(t *testing.T) {
 	srv.AddRepo("acme/backend")
 	c, _ := newTestClient(t, srv)
 	clock := &fakeClock{t: time.Now()}
-	c.now, c.gate.now = clock.Now, clock.Now
+	c.now = clock.Now
+	c.gates.setNow(clock.Now)
 
 	srv.Fail(githubtest.Failure{Kind: githubtest.SecondaryRateLimit, Status: 429, RetryAfter: 60 * time.Second, Times: 1})
 	ctx := context.Background()

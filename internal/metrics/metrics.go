@@ -21,6 +21,7 @@ type Metrics struct {
 	httpRequests   *prometheus.CounterVec
 	httpDuration   *prometheus.HistogramVec
 	githubRequests *prometheus.CounterVec
+	budgetWait     *prometheus.HistogramVec
 	rateRemaining  prometheus.Gauge
 	rateLimit      prometheus.Gauge
 	rateReset      prometheus.Gauge
@@ -54,6 +55,11 @@ func New() *Metrics {
 			Namespace: ns, Name: "github_requests_total",
 			Help: "GitHub API requests, by endpoint and outcome (ok, not_modified, not_found, forbidden, rate_limited, error).",
 		}, []string{"endpoint", "outcome"}),
+		budgetWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Name: "github_budget_wait_seconds",
+			Help:    "Time a GitHub API request waited for the request budget (requests per minute per endpoint, concurrent requests) before it was sent, by endpoint.",
+			Buckets: []float64{.001, .01, .1, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"endpoint"}),
 		rateRemaining: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: ns, Name: "github_rate_limit_remaining",
 			Help: "Requests left in the current GitHub rate-limit window (X-RateLimit-Remaining).",
@@ -113,7 +119,7 @@ func New() *Metrics {
 		}, []string{"appset", "outcome"}),
 	}
 	m.Registry.MustRegister(m.configErrors, m.prProblems, m.webhooks, m.appsetRefresh,
-		m.httpRequests, m.httpDuration, m.githubRequests, m.rateRemaining, m.rateLimit, m.rateReset,
+		m.httpRequests, m.httpDuration, m.githubRequests, m.budgetWait, m.rateRemaining, m.rateLimit, m.rateReset,
 		m.syncs, m.syncDuration, m.lastSync, m.stale, m.staleResponses, m.livePreviews, m.paramErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -130,6 +136,12 @@ func (m *Metrics) HTTPRequest(route string, code int, took time.Duration) {
 // GitHubRequest records one GitHub API call.
 func (m *Metrics) GitHubRequest(endpoint, outcome string) {
 	m.githubRequests.WithLabelValues(endpoint, outcome).Inc()
+}
+
+// GitHubBudgetWait records how long a GitHub request waited for the
+// request budget.
+func (m *Metrics) GitHubBudgetWait(endpoint string, waited time.Duration) {
+	m.budgetWait.WithLabelValues(endpoint).Observe(waited.Seconds())
 }
 
 // GitHubRateLimit records the last rate-limit headers seen.

@@ -16,7 +16,10 @@ type GitHubFiles struct {
 	MaxBytes int
 }
 
-var _ Files = GitHubFiles{}
+var (
+	_ Files      = GitHubFiles{}
+	_ BatchFiles = GitHubFiles{}
+)
 
 // ReadFile implements Files.
 func (g GitHubFiles) ReadFile(ctx context.Context, repo pr.Repo, path, sha string) (File, error) {
@@ -36,4 +39,18 @@ func (g GitHubFiles) ReadFile(ctx context.Context, repo pr.Repo, path, sha strin
 // PullRequestCommits implements Files.
 func (g GitHubFiles) PullRequestCommits(ctx context.Context, repo pr.Repo, number int) ([]string, error) {
 	return g.Client.PullRequestCommits(ctx, repo, number)
+}
+
+// ReadFiles implements BatchFiles with one GraphQL query per 100 commits
+// (github.Client.GetFiles), sharing ReadFile's cache.
+func (g GitHubFiles) ReadFiles(ctx context.Context, repo pr.Repo, path string, shas []string) (map[string]File, error) {
+	res, err := g.Client.GetFiles(ctx, repo, path, shas, g.MaxBytes)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]File, len(res))
+	for sha, r := range res {
+		out[sha] = File{Data: r.Data, Missing: r.Missing, Invalid: r.Invalid}
+	}
+	return out, nil
 }

@@ -69,6 +69,20 @@ type Files interface {
 	PullRequestCommits(ctx context.Context, repo pr.Repo, number int) ([]string, error)
 }
 
+// BatchFiles is a Files that also reads one path at many commits in one
+// call. When Config.Files implements it, a refresh reads the head commits'
+// config files of all the pull requests it resolves with one call, and
+// the earlier commits of a pull request whose head has no valid file with
+// another, before resolving each pull request as without it. When such a
+// call fails, each file is read on its own with ReadFile: the failure of a
+// batch is no pull request's.
+type BatchFiles interface {
+	// ReadFiles returns what repo holds at path in each of shas, by SHA,
+	// with the meaning of ReadFile's answers. An error is a failure to
+	// read them.
+	ReadFiles(ctx context.Context, repo pr.Repo, path string, shas []string) (map[string]File, error)
+}
+
 // Metrics receives the outcome of each refresh. It may be nil.
 type Metrics interface {
 	// SyncDone is called after each refresh of repo; err is nil on success.
@@ -482,11 +496,14 @@ func (s *Store) resolveAll(ctx context.Context, repo pr.Repo, list []pr.PullRequ
 	got := make([]resolution, len(out))
 	errs := make([]error, len(out))
 	read := make([]bool, len(out))
+	heads := make([]string, 0, len(todo))
 	for _, i := range todo {
 		read[i] = true
+		heads = append(heads, out[i].HeadSHA)
 	}
+	prefetched := s.prefetch(ctx, repo, heads)
 	forEach(ctx, todo, resolveConcurrency, func(ctx context.Context, i int) {
-		got[i], errs[i] = s.resolve(ctx, out[i])
+		got[i], errs[i] = s.resolve(ctx, out[i], prefetched)
 	})
 	if ctx.Err() != nil {
 		return refreshed{}, ctx.Err()
@@ -525,13 +542,30 @@ func (s *Store) resolveAll(ctx context.Context, repo pr.Repo, list []pr.PullRequ
 	return res, nil
 }
 
+// prefetch reads the config file at shas with one call when Files is a
+// BatchFiles; nil when it is not, or when the call fails (each file is
+// then read on its own).
+func (s *Store) prefetch(ctx context.Context, repo pr.Repo, shas []string) map[string]File {
+	bf, ok := s.cfg.Files.(BatchFiles)
+	if !ok || len(shas) == 0 {
+		return nil
+	}
+	files, err := bf.ReadFiles(ctx, repo, s.cfg.OverlayPath, shas)
+	if err != nil {
+		s.cfg.Logger.Warn("reading config files in one batch failed; reading them one by one", "repo", repo.String(), "commits", len(shas), "error", err)
+		return nil
+	}
+	return files
+}
+
 // resolve finds the config file in force for p's head: the head's when
 // valid, else the newest valid one among the pull request's last MaxWalk
 // commits before the head, else none (the defaults); its problem says why
-// when it is not the head's. An error is a failure to read.
-func (s *Store) resolve(ctx context.Context, p pr.PullRequest) (resolution, error) {
+// when it is not the head's. An error is a failure to read. prefetched
+// holds files already read, by SHA (it may be nil).
+func (s *Store) resolve(ctx context.Context, p pr.PullRequest, prefetched map[string]File) (resolution, error) {
 	r := resolution{head: p.HeadSHA}
-	data, why, err := s.readValid(ctx, p.Repo, p.HeadSHA)
+	data, why, err := s.readValid(ctx, p.Repo, p.HeadSHA, prefetched)
 	if err != nil {
 		return r, err
 	}
@@ -548,10 +582,11 @@ func (s *Store) resolve(ctx context.Context, p pr.PullRequest) (resolution, erro
 	if i := slices.Index(shas, p.HeadSHA); i >= 0 {
 		shas = shas[:i]
 	}
+	walk := s.prefetch(ctx, p.Repo, shas[max(len(shas)-s.cfg.MaxWalk, 0):])
 	looked := 0
 	for i := len(shas) - 1; i >= 0 && looked < s.cfg.MaxWalk; i-- {
 		looked++
-		data, why, err := s.readValid(ctx, p.Repo, shas[i])
+		data, why, err := s.readValid(ctx, p.Repo, shas[i], walk)
 		if err != nil {
 			return r, fmt.Errorf("%s; %w", problem, err)
 		}
@@ -570,12 +605,15 @@ func (s *Store) resolve(ctx context.Context, p pr.PullRequest) (resolution, erro
 	return r, nil
 }
 
-// readValid reads the config file at sha: its content (nil when missing)
-// when valid, or why it is not.
-func (s *Store) readValid(ctx context.Context, repo pr.Repo, sha string) (data []byte, why string, err error) {
-	f, err := s.cfg.Files.ReadFile(ctx, repo, s.cfg.OverlayPath, sha)
-	if err != nil {
-		return nil, "", fmt.Errorf("reading %s at %s: %w", s.cfg.OverlayPath, short(sha), err)
+// readValid reads the config file at sha, from prefetched when it is
+// there: its content (nil when missing) when valid, or why it is not.
+func (s *Store) readValid(ctx context.Context, repo pr.Repo, sha string, prefetched map[string]File) (data []byte, why string, err error) {
+	f, ok := prefetched[sha]
+	if !ok {
+		f, err = s.cfg.Files.ReadFile(ctx, repo, s.cfg.OverlayPath, sha)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading %s at %s: %w", s.cfg.OverlayPath, short(sha), err)
+		}
 	}
 	switch {
 	case f.Missing:

@@ -1,6 +1,7 @@
 // Package githubtest is a fake GitHub REST API for tests: an HTTP server,
 // mounted under /api/v3/ like GitHub Enterprise, that serves pull requests,
-// issue events, commits and file contents from mutable in-memory state.
+// issue events, commits and file contents from mutable in-memory state, and
+// the GraphQL queries that read files by commit (see GraphQLPath).
 //
 // Responses follow GitHub's documented JSON (built from the REST docs
 // examples in testdata/), with ETag and If-None-Match (304), Link pagination
@@ -28,6 +29,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -55,9 +57,11 @@ const (
 	RouteContentsGet   = "contents.get"
 	RouteInstallToken  = "apps.installation_token"
 	RouteStatusCreate  = "statuses.create"
+	RouteGraphQL       = "graphql"
 	RouteUnknown       = "unknown"
 	defaultRateLimit   = 5000
 	maxLoggedRequests  = 10000
+	maxPostBody        = 1 << 20
 	docsRateLimit      = "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"
 	docsSecondaryLimit = "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
 	docsRedirects      = "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects"
@@ -211,6 +215,9 @@ type Server struct {
 	maxConcurrent int
 	inFlight      int
 	maxInFlight   int
+	gqlLimit      int
+	gqlRemaining  int
+	gqlReset      time.Time
 }
 
 // New starts a fake GitHub on a loopback port. Call Close when done.
@@ -227,6 +234,10 @@ func New() *Server {
 		statuses:  map[string][]Status{},
 		clock:     time.Now,
 		windows:   map[string][]time.Time{},
+
+		gqlLimit:     defaultGraphQLLimit,
+		gqlRemaining: defaultGraphQLLimit,
+		gqlReset:     time.Now().Add(time.Hour).Truncate(time.Second),
 	}
 	mux := http.NewServeMux()
 	repo := "GET " + Prefix + "/repos/{owner}/{repo}"
@@ -238,6 +249,7 @@ func New() *Server {
 	mux.HandleFunc(repo+"/contents/{path...}", s.route(RouteContentsGet, s.getContents))
 	mux.HandleFunc("POST "+Prefix+"/repos/{owner}/{repo}/statuses/{sha}", s.route(RouteStatusCreate, s.createStatus))
 	mux.HandleFunc("POST "+Prefix+"/app/installations/{id}/access_tokens", s.handle(RouteInstallToken, true, s.installationToken))
+	mux.HandleFunc("POST "+GraphQLPath, s.route(RouteGraphQL, s.graphql))
 	mux.HandleFunc("/", s.route(RouteUnknown, s.unknownRoute))
 	s.ts = httptest.NewServer(mux)
 	return s
@@ -314,7 +326,8 @@ func (s *Server) SetLinkOn304(on bool) {
 	s.noLinkOn304 = !on
 }
 
-// Heal removes every injected failure, refills the rate limit and empties
+// Heal removes every injected failure, refills the rate limits (REST and
+// GraphQL) and empties
 // the secondary-limit windows (the limits set with SetSecondaryLimit and
 // SetMaxConcurrent stay).
 func (s *Server) Heal() {
@@ -324,6 +337,8 @@ func (s *Server) Heal() {
 	s.remaining = s.limit
 	s.primaryStatus = 0
 	s.reset = time.Now().Add(time.Hour).Truncate(time.Second)
+	s.gqlRemaining = s.gqlLimit
+	s.gqlReset = s.reset
 	s.windows = map[string][]time.Time{}
 }
 
@@ -482,6 +497,16 @@ func (s *Server) route(name string, fn handler) http.HandlerFunc { return s.hand
 func (s *Server) handle(name string, raw bool, fn handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		req := describe(name, r)
+		if r.Body != nil && r.Method == http.MethodPost {
+			// Read now, so that no handler reads from the network under
+			// the lock.
+			b, err := io.ReadAll(io.LimitReader(r.Body, maxPostBody+1))
+			if err != nil || len(b) > maxPostBody {
+				http.Error(w, `{"message":"Body too large or unreadable"}`, http.StatusRequestEntityTooLarge)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(b))
+		}
 		s.mu.Lock()
 		hook := s.hook
 		s.mu.Unlock()
@@ -594,7 +619,11 @@ func (s *Server) serveLocked(req Request, raw bool, r *http.Request, fn handler)
 			truncate = true
 		}
 	}
-	if !raw {
+	if req.Route == RouteGraphQL {
+		if res, limited := s.graphQLLimitedLocked(); limited {
+			return res, false
+		}
+	} else if !raw {
 		now := time.Now()
 		if !now.Before(s.reset) {
 			s.remaining = s.limit
@@ -663,7 +692,7 @@ func (s *Server) respondLocked(r *http.Request, req Request, res result, countRa
 	switch {
 	case res.truncate:
 		body = body[:len(body)/2]
-	case status == http.StatusOK:
+	case status == http.StatusOK && req.Route != RouteGraphQL:
 		etag := etagOf(r.Header.Get("Authorization"), body)
 		h.Set("ETag", etag)
 		h.Set("Cache-Control", "private, max-age=60, s-maxage=60")
@@ -675,15 +704,22 @@ func (s *Server) respondLocked(r *http.Request, req Request, res result, countRa
 			}
 		}
 	}
-	if countRate && status != http.StatusNotModified {
-		s.remaining--
-	}
 	s.requestSeq++
-	h.Set("X-RateLimit-Limit", strconv.Itoa(s.limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(s.remaining, 0)))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(s.reset.Unix(), 10))
-	h.Set("X-RateLimit-Used", strconv.Itoa(max(s.limit-s.remaining, 0)))
-	h.Set("X-RateLimit-Resource", "core")
+	if req.Route == RouteGraphQL {
+		if countRate {
+			s.gqlRemaining--
+		}
+		s.graphQLHeadersLocked(h)
+	} else {
+		if countRate && status != http.StatusNotModified {
+			s.remaining--
+		}
+		h.Set("X-RateLimit-Limit", strconv.Itoa(s.limit))
+		h.Set("X-RateLimit-Remaining", strconv.Itoa(max(s.remaining, 0)))
+		h.Set("X-RateLimit-Reset", strconv.FormatInt(s.reset.Unix(), 10))
+		h.Set("X-RateLimit-Used", strconv.Itoa(max(s.limit-s.remaining, 0)))
+		h.Set("X-RateLimit-Resource", "core")
+	}
 	h.Set("X-GitHub-Media-Type", "github.v3; format=json")
 	h.Set("X-GitHub-Request-Id", fmt.Sprintf("0000:%04X:%06X", routeNumber(req.Route), s.requestSeq))
 	h.Set("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
