@@ -46,7 +46,7 @@ func TestGetFile(t *testing.T) {
 		wantFailure bool   // not cached: the second call gets yaml
 	}{
 		{name: "file", setup: file(yaml), want: yaml},
-		{name: "binary content", setup: file(binary), want: binary},
+		{name: "binary content is no config file", setup: file(binary), wantInvalid: "binary"},
 		{name: "empty file", setup: file(nil), want: []byte{}},
 		{name: "exactly maxBytes", setup: file(bytes.Repeat([]byte("x"), 100)), maxBytes: 100, want: bytes.Repeat([]byte("x"), 100)},
 		{name: "over maxBytes", setup: file(bytes.Repeat([]byte("x"), 101)), maxBytes: 100, wantInvalid: "limit"},
