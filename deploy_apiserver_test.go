@@ -76,8 +76,9 @@ func without(a, b []string) []string {
 }
 
 // TestDeployRBACOnAPIServer applies deploy/ to a real kube-apiserver and
-// acts as its ServiceAccount (impersonated, so RBAC decides): the Refresher
-// and the leader election work with the shipped Roles, every neighbouring
+// acts as its ServiceAccount (impersonated, so RBAC decides): the Refresher,
+// the leader election and the leader's Pod labels work with the shipped
+// Roles, every neighbouring
 // request is forbidden, and the account's rules, less those every
 // ServiceAccount has, are exactly the two Roles' in their namespaces and
 // nothing anywhere else.
@@ -158,6 +159,31 @@ func TestDeployRBACOnAPIServer(t *testing.T) {
 		t.Errorf("Lease holder after resigning = %q, want released", h)
 	}
 
+	// So do the leader's Pod labels: its own, and a dead leader's (the Pods
+	// meet the namespace's restricted Pod Security level).
+	pods := "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: %[1]s}\n"
+	for _, name := range []string{"preview-generator-0", "preview-generator-dead"} {
+		pods += "---\napiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: %[1]s, labels: {app.kubernetes.io/name: preview-generator, preview-generator.io/role: leader}}\n" +
+			"spec: {automountServiceAccountToken: false, securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}, " +
+			"containers: [{name: c, image: example.invalid/none, securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}}]}\n"
+	}
+	for _, ns := range []string{"preview-system", "team"} {
+		cp.Apply(t, []byte(fmt.Sprintf(pods, ns)))
+	}
+	labeler, err := leader.NewPodLabeler(leader.PodLabelerConfig{REST: sa, Namespace: "preview-system", Pod: "preview-generator-0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cleared, err := labeler.ClearOthers(ctx); err != nil || !slices.Equal(cleared, []string{"preview-generator-dead"}) {
+		t.Errorf("ClearOthers as the ServiceAccount = %v, %v; want [preview-generator-dead]", cleared, err)
+	}
+	if err := labeler.Unmark(ctx); err != nil {
+		t.Errorf("Unmark as the ServiceAccount: %v", err)
+	}
+	if err := labeler.Mark(ctx); err != nil {
+		t.Errorf("Mark as the ServiceAccount: %v", err)
+	}
+
 	// Nothing next to it.
 	dyn, err := dynamic.NewForConfig(sa)
 	if err != nil {
@@ -223,8 +249,32 @@ func TestDeployRBACOnAPIServer(t *testing.T) {
 			_, err := gvr("coordination.k8s.io", "v1", "leases").Namespace("argocd").Get(ctx, "x", metav1.GetOptions{})
 			return err
 		}},
-		{"list Pods in its own namespace", func() error {
-			_, err := gvr("", "v1", "pods").Namespace("preview-system").List(ctx, metav1.ListOptions{})
+		{"delete a Pod in its own namespace", func() error {
+			return gvr("", "v1", "pods").Namespace("preview-system").Delete(ctx, "preview-generator-dead", metav1.DeleteOptions{})
+		}},
+		{"create a Pod in its own namespace", func() error {
+			o, err := cp.Dynamic().Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace("preview-system").Get(ctx, "preview-generator-dead", metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("admin get: %w", err)
+			}
+			o.SetName("copy")
+			o.SetResourceVersion("")
+			_, err = gvr("", "v1", "pods").Namespace("preview-system").Create(ctx, o, metav1.CreateOptions{})
+			return err
+		}},
+		{"watch Pods in its own namespace", func() error {
+			w, err := gvr("", "v1", "pods").Namespace("preview-system").Watch(ctx, metav1.ListOptions{})
+			if err == nil {
+				w.Stop()
+			}
+			return err
+		}},
+		{"patch a Pod in another namespace", func() error {
+			_, err := gvr("", "v1", "pods").Namespace("team").Patch(ctx, "preview-generator-dead", types.MergePatchType, merge, metav1.PatchOptions{})
+			return err
+		}},
+		{"list Pods in argocd", func() error {
+			_, err := gvr("", "v1", "pods").Namespace("argocd").List(ctx, metav1.ListOptions{})
 			return err
 		}},
 	} {
@@ -243,7 +293,8 @@ func TestDeployRBACOnAPIServer(t *testing.T) {
 			"patch argoproj.io/applicationsets", "watch argoproj.io/applicationsets",
 		},
 		"preview-system": {
-			"create coordination.k8s.io/leases", "get coordination.k8s.io/leases", "update coordination.k8s.io/leases",
+			"create coordination.k8s.io/leases", "get /pods", "get coordination.k8s.io/leases",
+			"list /pods", "patch /pods", "update coordination.k8s.io/leases",
 		},
 		"team":    nil,
 		"default": nil,

@@ -6,8 +6,10 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
+	"github.com/preview-generator/preview-generator/internal/leader"
 	"github.com/preview-generator/preview-generator/internal/render"
 )
 
@@ -18,8 +20,8 @@ type rbacRule struct {
 
 // wantRoles are every Role deploy/ may hold, by namespace/name, with
 // exactly these rules: the ApplicationSets in Argo CD's namespace
-// (internal/refresh) and the Lease in the generator's own
-// (internal/leader).
+// (internal/refresh); the Lease and the leader label on Pods in the
+// generator's own (internal/leader).
 var wantRoles = map[string][]rbacRule{
 	"argocd/preview-generator-applicationsets": {{
 		APIGroups: []string{"argoproj.io"}, Resources: []string{"applicationsets"},
@@ -28,6 +30,9 @@ var wantRoles = map[string][]rbacRule{
 	"preview-system/preview-generator-leader-election": {{
 		APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"},
 		Verbs: []string{"create", "get", "update"},
+	}, {
+		APIGroups: []string{""}, Resources: []string{"pods"},
+		Verbs: []string{"get", "list", "patch"},
 	}},
 }
 
@@ -149,11 +154,41 @@ func TestDeployRBAC(t *testing.T) {
 	if fieldRefs["POD_NAME"] != "metadata.name" || fieldRefs["POD_NAMESPACE"] != "metadata.namespace" {
 		t.Errorf("downward API env = %v, want POD_NAME and POD_NAMESPACE (leader identity, Lease namespace)", fieldRefs)
 	}
-	// Only the leader is ready: a rollout that waits for new Pods to be
-	// ready before the old leader goes never ends.
-	if mu, _, _ := unstructured.NestedFieldNoCopy(d.Object, "spec", "strategy", "rollingUpdate", "maxUnavailable"); mu != "100%" {
-		t.Errorf("rollingUpdate.maxUnavailable = %v, want 100%%: a new Pod is ready only once the old leader has gone", mu)
+	// Both replicas are ready and the Service follows the leader's label:
+	// rollouts go one Pod at a time and the budget can let either go.
+	svc := findObj(res, "Service", "preview-generator")
+	selector, _, _ := unstructured.NestedStringMap(svc.Object, "spec", "selector")
+	podLabels, _, _ := unstructured.NestedStringMap(d.Object, "spec", "template", "metadata", "labels")
+	podSelector, err := labels.Parse(leader.DefaultPodSelector)
+	if err != nil {
+		t.Fatal(err)
 	}
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"rollingUpdate.maxUnavailable", get(d, "spec", "strategy", "rollingUpdate", "maxUnavailable"), int64(0)},
+		{"rollingUpdate.maxSurge", get(d, "spec", "strategy", "rollingUpdate", "maxSurge"), int64(1)},
+		{"PodDisruptionBudget minAvailable", get(findObj(res, "PodDisruptionBudget", "preview-generator"), "spec", "minAvailable"), int64(1)},
+		{"Service selects the leader label", selector[leader.RoleLabel], leader.RoleLeader},
+		{"the Pods do not carry the leader label", podLabels[leader.RoleLabel], ""},
+		{"the Pods match leader.DefaultPodSelector", podSelector.Matches(labels.Set(podLabels)), true},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %#v, want %#v", tc.name, tc.got, tc.want)
+		}
+	}
+	for k, v := range selector {
+		if k != leader.RoleLabel && podLabels[k] != v {
+			t.Errorf("the Service selects %s=%s, which the Pods lack (%v)", k, v, podLabels)
+		}
+	}
+}
+
+// get returns o's field at path, nil when missing.
+func get(o *unstructured.Unstructured, path ...string) any {
+	v, _, _ := unstructured.NestedFieldNoCopy(o.Object, path...)
+	return v
 }
 
 // equalJSON compares two values by their JSON form.

@@ -34,8 +34,10 @@ type kubeConfig struct {
 	LeaderLeaseName string
 	LeaderNamespace string
 
-	// podName is $POD_NAME (or the host name): the leader identity.
-	podName string
+	// podName is $POD_NAME (or the host name): the leader identity and,
+	// with podNamespace ($POD_NAMESPACE, else --leader-namespace), the Pod
+	// the leader labels.
+	podName, podNamespace string
 }
 
 func (k *kubeConfig) flags(fs *flag.FlagSet) {
@@ -43,7 +45,7 @@ func (k *kubeConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&k.RefreshAppSets, "refresh-appsets", false, "annotate the ApplicationSets that serve a repository when it changes, so Argo CD reconciles them at once (needs get, list, watch, patch on applicationsets in --argocd-namespace)")
 	fs.StringVar(&k.ArgoCDNamespace, "argocd-namespace", refresh.DefaultNamespace, "Argo CD's namespace, where the ApplicationSets are")
 	fs.StringVar(&k.PluginConfigMap, "plugin-configmap", refresh.DefaultConfigMap, "name of the plugin's ConfigMap the ApplicationSets' plugin generators name in configMapRef")
-	fs.BoolVar(&k.LeaderElect, "leader-elect", false, "run one active replica: the one holding a Lease polls and serves, the others wait not ready (needs get, create, update on leases in --leader-namespace)")
+	fs.BoolVar(&k.LeaderElect, "leader-elect", false, "run one active replica: the one holding a Lease polls, serves, and labels its Pod preview-generator.io/role=leader for the Service to select; the others stand by, ready (needs get, create, update on leases in --leader-namespace, get, list, patch on pods in $POD_NAMESPACE)")
 	fs.StringVar(&k.LeaderLeaseName, "leader-lease-name", leader.DefaultLeaseName, "name of the Lease for --leader-elect")
 	fs.StringVar(&k.LeaderNamespace, "leader-namespace", "", "namespace of the Lease for --leader-elect; empty: $POD_NAMESPACE")
 }
@@ -51,8 +53,9 @@ func (k *kubeConfig) flags(fs *flag.FlagSet) {
 // fromPod fills what the downward API gives: the Lease's namespace when no
 // flag or PREVIEW_ variable set it, and the identity.
 func (k *kubeConfig) fromPod(getenv func(string) string) {
+	k.podNamespace = getenv("POD_NAMESPACE")
 	if k.LeaderNamespace == "" {
-		k.LeaderNamespace = getenv("POD_NAMESPACE")
+		k.LeaderNamespace = k.podNamespace
 	}
 	if id, err := leader.Identity(getenv); err == nil {
 		k.podName = id
@@ -112,12 +115,22 @@ func newRefresher(cfg *config, log *slog.Logger, m *metrics.Metrics) (*refresh.R
 	return r, nil
 }
 
+// labelRetry is how soon a leader retries labelling its Pod after a
+// failure.
+const labelRetry = 2 * time.Second
+
 // polling runs the store's background refreshes: always, or with
-// --leader-elect only while this replica leads.
+// --leader-elect only while this replica leads, labelling its Pod while it
+// can answer.
 type polling struct {
 	st       *store.Store
 	interval time.Duration
-	elector  *leader.Elector // nil without --leader-elect
+	log      *slog.Logger
+	elector  *leader.Elector    // nil without --leader-elect
+	labels   *leader.PodLabeler // nil without --leader-elect
+	// marked is true while this replica's Pod carries the leader label (as
+	// far as it knows).
+	marked atomic.Bool
 	// synced is true once a refresh of every repository has finished in
 	// the current term: before that the store may hold an older answer
 	// than the previous leader served.
@@ -125,7 +138,7 @@ type polling struct {
 }
 
 func newPolling(cfg *config, log *slog.Logger, st *store.Store) (*polling, error) {
-	p := &polling{st: st, interval: cfg.ResyncInterval}
+	p := &polling{st: st, interval: cfg.ResyncInterval, log: log.With("component", "leader")}
 	if !cfg.LeaderElect {
 		return p, nil
 	}
@@ -137,7 +150,15 @@ func newPolling(cfg *config, log *slog.Logger, st *store.Store) (*polling, error
 	if err != nil {
 		return nil, fmt.Errorf("--leader-elect: %w", err)
 	}
-	p.elector = el
+	ns := cfg.podNamespace
+	if ns == "" {
+		ns = cfg.LeaderNamespace
+	}
+	labels, err := leader.NewPodLabeler(leader.PodLabelerConfig{Kubeconfig: cfg.Kubeconfig, Namespace: ns, Pod: cfg.podName})
+	if err != nil {
+		return nil, fmt.Errorf("--leader-elect: %w", err)
+	}
+	p.elector, p.labels = el, labels
 	return p, nil
 }
 
@@ -150,10 +171,22 @@ func (p *polling) source() server.Source {
 	return p
 }
 
-// Ready is /readyz with --leader-elect: leading, refreshed in this term,
-// and every repository listed.
+// Ready is /readyz with --leader-elect: a standby is ready at once (the
+// Service selects the leader by its label, not by readiness); a leader once
+// refreshed in this term, with every repository listed.
 func (p *polling) Ready() bool {
-	return p.elector.Leading() && p.synced.Load() && p.st.Ready()
+	if !p.elector.Leading() {
+		return true
+	}
+	return p.synced.Load() && p.st.Ready()
+}
+
+// Role is "leader" while this replica holds the Lease, else "standby".
+func (p *polling) Role() string {
+	if p.elector.Leading() {
+		return "leader"
+	}
+	return "standby"
 }
 
 // Get answers only while Ready: a replica that does not lead, or has not
@@ -174,11 +207,26 @@ func (p *polling) run(ctx context.Context) {
 		p.st.Run(ctx)
 		return
 	}
-	_ = p.elector.Run(ctx, p.lead, func() { p.synced.Store(false) })
+	_ = p.elector.Run(ctx, p.lead, func() {
+		p.synced.Store(false)
+		if p.marked.Load() { // lead's removal failed: try again
+			p.unmark()
+		}
+	})
 }
 
+// lead is a term: it clears a dead leader's label from the other Pods,
+// refreshes, labels this Pod, and refreshes every interval; when the term
+// ends it removes the label before returning, so before the Elector
+// releases the Lease.
 func (p *polling) lead(ctx context.Context) {
 	p.synced.Store(false)
+	defer p.unmark()
+	if cleared, err := p.labels.ClearOthers(ctx); err != nil {
+		p.log.Warn("could not remove the leader label from other Pods", "err", err)
+	} else if len(cleared) > 0 {
+		p.log.Info("removed a former leader's label", "pods", strings.Join(cleared, ","))
+	}
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
 	for {
@@ -187,10 +235,45 @@ func (p *polling) lead(ctx context.Context) {
 			return
 		}
 		p.synced.Store(true)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		for waiting := true; waiting; {
+			var retry <-chan time.Time
+			if !p.mark(ctx) {
+				retry = time.After(labelRetry)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				waiting = false
+			case <-retry:
+			}
 		}
 	}
+}
+
+// mark labels this replica's Pod as the leader, unless done in this term,
+// and reports whether it carries the label.
+func (p *polling) mark(ctx context.Context) bool {
+	if p.marked.Load() {
+		return true
+	}
+	if err := p.labels.Mark(ctx); err != nil {
+		p.log.Warn("could not label this Pod as the leader; the Service sends it nothing", "err", err, "retry", labelRetry)
+		return false
+	}
+	p.marked.Store(true)
+	p.log.Info("labelled this Pod as the leader", "label", leader.RoleLabel+"="+leader.RoleLeader)
+	return true
+}
+
+// unmark removes the leader label from this replica's Pod, with its own
+// deadline: it runs when the term's context has ended.
+func (p *polling) unmark() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.labels.Unmark(ctx); err != nil {
+		p.log.Warn("could not remove the leader label from this Pod; the next leader will", "err", err)
+		return
+	}
+	p.marked.Store(false)
 }

@@ -5,19 +5,24 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	corev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/preview-generator/preview-generator/internal/kubetest"
+	"github.com/preview-generator/preview-generator/internal/leader"
 	"github.com/preview-generator/preview-generator/internal/server"
 )
 
@@ -42,7 +47,7 @@ func TestKubeFlags(t *testing.T) {
 			"PREVIEW_KUBECONFIG": "/k", "PREVIEW_LEADER_ELECT": "true", "PREVIEW_LEADER_LEASE_NAME": "lease",
 			"PREVIEW_LEADER_NAMESPACE": "gen", "POD_NAMESPACE": "ignored", "POD_NAME": "pod-1",
 		}, func(c *config) string {
-			want := kubeConfig{"/k", true, "gitops", "plugin", true, "lease", "gen", "pod-1"}
+			want := kubeConfig{"/k", true, "gitops", "plugin", true, "lease", "gen", "pod-1", "ignored"}
 			if c.kubeConfig != want {
 				return fmt.Sprintf("config = %+v, want %+v", c.kubeConfig, want)
 			}
@@ -120,7 +125,7 @@ func TestDeployArgs(t *testing.T) {
 	if err := c.load(files); err != nil {
 		t.Fatal(err)
 	}
-	want := kubeConfig{"", true, "argocd", "preview-generator", true, "preview-generator", "preview-system", "preview-generator-abc"}
+	want := kubeConfig{"", true, "argocd", "preview-generator", true, "preview-generator", "preview-system", "preview-generator-abc", "preview-system"}
 	if c.kubeConfig != want {
 		t.Errorf("deploy/ config = %+v, want %+v", c.kubeConfig, want)
 	}
@@ -211,41 +216,103 @@ func (r *replica) getParams(t *testing.T) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// readyOne waits until exactly one replica is ready, checking that never
-// two are, and returns it.
-func readyOne(t *testing.T, timeout time.Duration, rs ...*replica) *replica {
+// readyz is the status and body of GET /readyz, 0 when nothing answers.
+func (r *replica) readyz() (int, string) {
+	resp, err := http.Get("http://" + r.addr + server.RouteReadyz)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// createPods creates Pods named names in ns with the app label deploy/ sets
+// (and extra), as the admin. They never run: the API server stores Pods
+// without a scheduler; they stand for the replicas, which label them.
+func createPods(t *testing.T, cp *kubetest.ControlPlane, ns string, extra map[string]string, names ...string) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: %s}\n", ns)
+	for _, n := range names {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: %s\n  labels:\n    app.kubernetes.io/name: preview-generator\n", n, ns)
+		for k, v := range extra {
+			fmt.Fprintf(&b, "    %s: %q\n", k, v)
+		}
+		b.WriteString("spec:\n  automountServiceAccountToken: false\n  containers: [{name: c, image: example.invalid/none}]\n")
+	}
+	cp.Apply(t, []byte(b.String()))
+}
+
+// leaderPods lists the Pods of ns that carry the leader label, sorted.
+func leaderPods(t *testing.T, pods corev1.PodInterface) []string {
+	t.Helper()
+	list, err := pods.List(context.Background(), metav1.ListOptions{LabelSelector: leader.RoleLabel + "=" + leader.RoleLeader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, p := range list.Items {
+		out = append(out, p.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// awaitLeader waits until the replicas of rs that answer are all ready,
+// exactly one Pod carries the leader label, and that replica's /readyz
+// says it leads while the others' say standby; it fails if two Pods ever
+// carry the label. It returns the leader.
+func awaitLeader(t *testing.T, pods corev1.PodInterface, timeout time.Duration, rs ...*replica) *replica {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		var ready []*replica
-		for _, r := range rs {
-			if r.ready() == http.StatusOK {
-				ready = append(ready, r)
-			}
+		labelled := leaderPods(t, pods)
+		if len(labelled) > 1 {
+			t.Fatalf("Pods %v carry the leader label at once", labelled)
 		}
-		switch len(ready) {
-		case 1:
-			return ready[0]
-		case 0:
-		default:
-			t.Fatalf("%s and %s are ready at once", ready[0].name, ready[1].name)
+		var lead *replica
+		fine := len(labelled) == 1
+		for _, r := range rs {
+			code, body := r.readyz()
+			role := `"role":"standby"`
+			if fine && r.name == labelled[0] {
+				role, lead = `"role":"leader"`, r
+			}
+			fine = fine && code == http.StatusOK && strings.Contains(body, role)
+		}
+		if fine && lead != nil {
+			return lead
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no replica ready after %s", timeout)
+			t.Fatalf("after %s: labelled Pods %v, not one ready leader and ready standbys", timeout, labelled)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
 // TestLeaderElectedReplicas runs two `generator serve --leader-elect
-// --refresh-appsets` against a real kube-apiserver: one is ready and
-// answers, the other is not ready and answers getparams with 503; when the
-// leader shuts down, the other takes over within the retry period.
+// --refresh-appsets` against a real kube-apiserver, with Pod objects that
+// stand for theirs: both are ready; the leader removes a crashed leader's
+// leftover label and labels its own Pod, so exactly one Pod carries it;
+// the standby answers getparams with 503. When the leader shuts down, the
+// label moves to the other within about the retry period, never on two
+// Pods at once.
 func TestLeaderElectedReplicas(t *testing.T) {
 	cp := kubetest.Start(t)
 	cp.InstallArgoCDCRDs(t)
 	cp.CreateNamespace(t, "argocd")
 	cp.CreateNamespace(t, "preview-system")
+	// client-go's logger is set once per process: set it before this
+	// test's own API calls, which would race with serve setting it.
+	klogToSlog(slog.New(slog.DiscardHandler))
+	createPods(t, cp, "preview-system", nil, "replica-a", "replica-b")
+	createPods(t, cp, "preview-system", map[string]string{leader.RoleLabel: leader.RoleLeader}, "replica-crashed")
+	core, err := corev1.NewForConfig(cp.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := core.Pods("preview-system")
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kubeconfig, []byte(fmt.Sprintf(`apiVersion: v1
 kind: Config
@@ -260,13 +327,19 @@ current-context: test
 	a := startReplica(t, "replica-a", args)
 	b := startReplica(t, "replica-b", args)
 
-	first := readyOne(t, 30*time.Second, a, b)
+	first := awaitLeader(t, pods, 30*time.Second, a, b)
 	other := a
 	if first == a {
 		other = b
 	}
+	if !strings.Contains(first.logs.String(), "removed a former leader's label") {
+		t.Errorf("%s did not log clearing replica-crashed's label:\n%s", first.name, first.logs.String())
+	}
 	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if first.ready() != http.StatusOK || other.ready() != http.StatusServiceUnavailable {
+		if got := leaderPods(t, pods); !slices.Equal(got, []string{first.name}) {
+			t.Fatalf("leader label on %v without a cause, want [%s]", got, first.name)
+		}
+		if first.ready() != http.StatusOK || other.ready() != http.StatusOK {
 			t.Fatalf("readiness changed without a cause: %s %d, %s %d", first.name, first.ready(), other.name, other.ready())
 		}
 	}
@@ -274,7 +347,7 @@ current-context: test
 		t.Errorf("leader getparams = %d %s", code, body)
 	}
 	if code, body := other.getParams(t); code != http.StatusServiceUnavailable || !strings.Contains(body, "not the leader") {
-		t.Errorf("follower getparams = %d %s, want 503", code, body)
+		t.Errorf("standby getparams = %d %s, want 503", code, body)
 	}
 	for _, r := range []*replica{a, b} {
 		if !strings.Contains(r.logs.String(), "watching ApplicationSets") {
@@ -284,14 +357,14 @@ current-context: test
 
 	stopped := time.Now()
 	first.stop(t)
-	next := readyOne(t, 10*time.Second, a, b)
-	took := time.Since(stopped)
-	t.Logf("readiness moved from %s to %s in %s", first.name, next.name, took)
-	if next != other {
-		t.Fatalf("after %s stopped, %s is ready", first.name, next.name)
+	if got := leaderPods(t, pods); len(got) != 0 && !slices.Equal(got, []string{other.name}) {
+		t.Errorf("after %s stopped, the label is on %v", first.name, got)
 	}
-	if took > 5*time.Second {
-		t.Errorf("takeover took %s: want about the retry period (2s)", took)
+	next := awaitLeader(t, pods, 10*time.Second, other)
+	took := time.Since(stopped)
+	t.Logf("the leader label moved from %s to %s in %s", first.name, next.name, took)
+	if took > 3500*time.Millisecond {
+		t.Errorf("handover took %s: want about the retry period (2s)", took)
 	}
 	if code, _ := next.getParams(t); code != http.StatusOK {
 		t.Errorf("new leader getparams = %d", code)

@@ -1,7 +1,9 @@
 // Package leader elects one active replica among the generator's replicas
 // with a coordination.k8s.io Lease (client-go's tools/leaderelection). The
-// leader polls, takes webhooks and serves; the others wait, report not
-// ready, and campaign again until the leader goes away.
+// leader polls, takes webhooks and serves; the others wait and campaign
+// again until the leader goes away. PodLabeler puts RoleLabel on the
+// leader's Pod, so a Service that selects it sends traffic to the leader
+// only, while every replica stays Ready.
 //
 // A leader that stops on purpose (its context ends) first stops acting,
 // then releases the Lease, so another replica takes over within

@@ -3,6 +3,7 @@ package leader_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	coordinationv1 "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	corev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/preview-generator/preview-generator/internal/kubetest"
@@ -341,5 +343,104 @@ func TestIdentity(t *testing.T) {
 				t.Errorf("Identity = %q, %v; want %q", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// createPods creates Pods named names in ns with labels, as the admin. They
+// never run: the API server stores Pods without a scheduler.
+func createPods(t *testing.T, cp *kubetest.ControlPlane, ns string, labels map[string]string, names ...string) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: %s}\n", ns)
+	for _, n := range names {
+		fmt.Fprintf(&b, "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: %s\n  namespace: %s\n  labels:\n", n, ns)
+		for k, v := range labels {
+			fmt.Fprintf(&b, "    %s: %q\n", k, v)
+		}
+		b.WriteString("spec:\n  automountServiceAccountToken: false\n  containers: [{name: c, image: example.invalid/none}]\n")
+	}
+	cp.Apply(t, []byte(b.String()))
+}
+
+// roleLabels returns the Pods of ns and their RoleLabel ("" when unset).
+func roleLabels(t *testing.T, cfg *rest.Config, ns string) map[string]string {
+	t.Helper()
+	client, err := corev1.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := client.Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range list.Items {
+		out[p.Name] = p.Labels[leader.RoleLabel]
+	}
+	return out
+}
+
+// TestPodLabeler marks, unmarks and clears leader labels on real Pods:
+// Mark and Unmark touch only this replica's Pod and keep its other labels;
+// ClearOthers removes the label from the selector's other Pods only.
+func TestPodLabeler(t *testing.T) {
+	cp := kubetest.Start(t)
+	cp.CreateNamespace(t, "gen")
+	app := map[string]string{"app.kubernetes.io/name": "preview-generator"}
+	createPods(t, cp, "gen", app, "a", "b", "crashed")
+	createPods(t, cp, "gen", map[string]string{"app.kubernetes.io/name": "other", leader.RoleLabel: leader.RoleLeader}, "neighbour")
+	ctx := context.Background()
+	newLabeler := func(pod string) *leader.PodLabeler {
+		l, err := leader.NewPodLabeler(leader.PodLabelerConfig{REST: cp.Config, Namespace: "gen", Pod: pod})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	a, crashed := newLabeler("a"), newLabeler("crashed")
+	if err := crashed.Mark(ctx); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		do   func() error
+		want map[string]string
+	}{
+		{"a marks", func() error { return a.Mark(ctx) },
+			map[string]string{"a": "leader", "b": "", "crashed": "leader", "neighbour": "leader"}},
+		{"a clears the others of its selector", func() error {
+			cleared, err := a.ClearOthers(ctx)
+			if err == nil && (len(cleared) != 1 || cleared[0] != "crashed") {
+				err = fmt.Errorf("cleared %v, want [crashed]", cleared)
+			}
+			return err
+		}, map[string]string{"a": "leader", "b": "", "crashed": "", "neighbour": "leader"}},
+		{"a unmarks", func() error { return a.Unmark(ctx) },
+			map[string]string{"a": "", "b": "", "crashed": "", "neighbour": "leader"}},
+		{"unmarking twice is fine", func() error { return a.Unmark(ctx) },
+			map[string]string{"a": "", "b": "", "crashed": "", "neighbour": "leader"}},
+		{"a missing Pod is an error", func() error {
+			if err := newLabeler("gone").Mark(ctx); err == nil || !strings.Contains(err.Error(), "Pod gone") {
+				return fmt.Errorf("Mark of a missing Pod = %v, want an error naming it", err)
+			}
+			return nil
+		}, map[string]string{"a": "", "b": "", "crashed": "", "neighbour": "leader"}},
+	}
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		got := roleLabels(t, cp.Config, "gen")
+		if fmt.Sprint(got) != fmt.Sprint(s.want) {
+			t.Fatalf("%s: role labels = %v, want %v", s.name, got, s.want)
+		}
+	}
+	client, _ := corev1.NewForConfig(cp.Config)
+	p, err := client.Pods("gen").Get(ctx, "a", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Labels["app.kubernetes.io/name"] != "preview-generator" {
+		t.Errorf("a's labels = %v: the patches dropped the app label", p.Labels)
 	}
 }

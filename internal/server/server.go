@@ -55,6 +55,13 @@ type Source interface {
 	Ready() bool
 }
 
+// RoleSource is a Source that runs in a role (with leader election:
+// "leader" or "standby"); /readyz then names it.
+type RoleSource interface {
+	Source
+	Role() string
+}
+
 // Metrics receives what the server observes. *metrics.Metrics implements it.
 type Metrics interface {
 	HTTPRequest(route string, code int, took time.Duration)
@@ -296,7 +303,11 @@ func (s *Server) readyz(c echo.Context) error {
 	if !s.cfg.Source.Ready() {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "not ready: waiting for the first successful sync of every repository")
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]string{"status": "ready"}
+	if rs, ok := s.cfg.Source.(RoleSource); ok {
+		body["role"] = rs.Role()
+	}
+	return c.JSON(http.StatusOK, body)
 }
 
 func (s *Server) getParams(c echo.Context) error {

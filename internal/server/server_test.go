@@ -191,6 +191,46 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 }
 
+// roleSource is a Source in a role, ready or not.
+type roleSource struct {
+	Source
+	role  string
+	ready bool
+}
+
+func (r roleSource) Ready() bool  { return r.ready }
+func (r roleSource) Role() string { return r.role }
+
+// readySource is a ready Source without a role.
+type readySource struct{ Source }
+
+func (readySource) Ready() bool { return true }
+
+func TestReadinessNamesTheRole(t *testing.T) {
+	t.Parallel()
+	st := store.New(prfile.NewBytes(nil), store.Config{})
+	tests := []struct {
+		name     string
+		src      Source
+		wantCode int
+		wantBody string
+	}{
+		{"no role", readySource{st}, http.StatusOK, `{"status":"ready"}`},
+		{"standby", roleSource{Source: st, role: "standby", ready: true}, http.StatusOK, `{"role":"standby","status":"ready"}`},
+		{"leader", roleSource{Source: st, role: "leader", ready: true}, http.StatusOK, `{"role":"leader","status":"ready"}`},
+		{"leader not synced", roleSource{Source: st, role: "leader"}, http.StatusServiceUnavailable, "first successful sync"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := do(t, New(Config{Source: tc.src}), http.MethodGet, RouteReadyz, "", "")
+			if rec.Code != tc.wantCode || !strings.Contains(rec.Body.String(), tc.wantBody) {
+				t.Errorf("/readyz = %d %s, want %d with %s", rec.Code, rec.Body, tc.wantCode, tc.wantBody)
+			}
+		})
+	}
+}
+
 func TestMetricsAfterAnswer(t *testing.T) {
 	t.Parallel()
 	s, m := newFileServer(t)
