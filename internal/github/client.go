@@ -635,8 +635,18 @@ func convert(repo pr.Repo, p *gh.PullRequest) pr.PullRequest {
 			out.Labels = append(out.Labels, n)
 		}
 	}
-	if r, err := pr.ParseRepo(p.GetHead().GetRepo().GetFullName()); err == nil {
-		out.HeadRepo = r
+	// A PR whose head lives in its base repository is no fork, whatever
+	// the name: compare GitHub's names of both (after a rename both say
+	// the new name, while Repo keeps the one asked for).
+	head, base := p.GetHead().GetRepo(), p.GetBase().GetRepo()
+	switch {
+	case head.GetID() != 0 && head.GetID() == base.GetID(),
+		head.GetFullName() != "" && strings.EqualFold(head.GetFullName(), base.GetFullName()):
+		out.HeadRepo = repo
+	default:
+		if r, err := pr.ParseRepo(head.GetFullName()); err == nil {
+			out.HeadRepo = r
+		}
 	}
 	return out
 }

@@ -935,6 +935,10 @@ func TestRenamedRepository(t *testing.T) {
 					if p.Repo != tc.wantRepo {
 						t.Fatalf("listing %d: #%d Repo = %v, want %v", i, p.Number, p.Repo, tc.wantRepo)
 					}
+					// Its head lives in the renamed repository too: no fork.
+					if p.IsFork() {
+						t.Fatalf("listing %d: #%d counts as a fork (HeadRepo %v, Repo %v)", i, p.Number, p.HeadRepo, p.Repo)
+					}
 				}
 				if want := "https://github.com/" + tc.to + "/pull/1"; got[0].HTMLURL != want {
 					t.Errorf("listing %d: HTMLURL %q, want GitHub's %q", i, got[0].HTMLURL, want)

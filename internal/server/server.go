@@ -124,6 +124,10 @@ type Server struct {
 type answer struct {
 	gen        uint64
 	validUntil time.Time // zero: no preview can expire
+	// frozen answers were built while a repository was stale, as of at
+	// (StaleAsOf): they hold until the data or the staleness changes.
+	frozen bool
+	at     time.Time
 	gz         []byte
 	size       int // length of the plain JSON
 }
@@ -346,6 +350,9 @@ func (s *Server) getParams(c echo.Context) error {
 				"the open pull requests of the service catalog are not known yet; refusing to guess dependency targets: "+err.Error())
 		}
 		res.Stale = append(res.Stale, targets.Stale...)
+		if !targets.StaleAsOf.IsZero() && (res.StaleAsOf.IsZero() || targets.StaleAsOf.Before(res.StaleAsOf)) {
+			res.StaleAsOf = targets.StaleAsOf
+		}
 		if targets.Generation < res.Generation {
 			res.Generation = targets.Generation // key the cache by the older read
 		}
@@ -418,18 +425,29 @@ func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res, targets st
 	}
 	key := string(keyBytes)
 	now := s.cfg.Now()
+	// While a repository's refreshes fail, nothing is known of GitHub
+	// since its last good listing, activity included: judge expiry as of
+	// then, so the answer stays the last good one and a preview renewed
+	// during the outage is not let go. Such an answer holds until the data
+	// or the staleness changes.
+	at, frozen := now, false
+	if !res.StaleAsOf.IsZero() && res.StaleAsOf.Before(now) {
+		at, frozen = res.StaleAsOf, true
+	}
 	s.mu.Lock()
 	a, ok := s.cache[key]
 	s.mu.Unlock()
-	if ok && a.gen == res.Generation && (a.validUntil.IsZero() || now.Before(a.validUntil)) {
+	if ok && a.gen == res.Generation && a.frozen == frozen && (!frozen || a.at.Equal(at)) &&
+		(frozen || a.validUntil.IsZero() || now.Before(a.validUntil)) {
 		return a, nil
 	}
 
-	ans, err := compose.Compose(res.All(), targets.All(), in.Options, s.cfg.Compose, s.cfg.Cache, now)
+	ans, err := compose.Compose(res.All(), targets.All(), in.Options, s.cfg.Compose, s.cfg.Cache, at)
 	if err != nil {
 		return nil, fmt.Errorf("building parameters: %w", err)
 	}
 	a = newAnswer(res.Generation, ans.ValidUntil, encodeReply(ans.Params))
+	a.frozen, a.at = frozen, at
 	s.observeAnswer(in.Repos, ans)
 	s.keep(key, a)
 	return a, nil

@@ -183,6 +183,7 @@ type entry struct {
 	resolved map[int]resolution // config of each labelled pull request, by number
 	syncedAt time.Time          // last successful listing
 	lastErr  error              // error of the last attempt, nil after a success
+	syncs    uint64 // refreshes done, to spot one that ran while waiting
 }
 
 // New returns a Store reading from l.
@@ -254,6 +255,13 @@ type Result struct {
 	// Stale lists the repositories served from their last good listing
 	// because the latest refresh failed.
 	Stale []string
+	// StaleAsOf is the last successful listing of the stale repository
+	// listed longest ago (zero when none is stale). What happened on
+	// GitHub since is unknown, activity included: an answer built from a
+	// stale list judges expiry as of this moment, not later, so that it is
+	// the last good answer and a preview renewed during an outage is not
+	// let go.
+	StaleAsOf time.Time
 	// OldestSync is the oldest successful listing among the repositories.
 	OldestSync time.Time
 	// Generation identifies the data: it changes whenever any listing
@@ -312,6 +320,9 @@ func (s *Store) Get(ctx context.Context, repos []pr.Repo, label string) (Result,
 		res.Lists = append(res.Lists, e.prs)
 		if e.lastErr != nil {
 			res.Stale = append(res.Stale, e.repo.String())
+			if res.StaleAsOf.IsZero() || e.syncedAt.Before(res.StaleAsOf) {
+				res.StaleAsOf = e.syncedAt
+			}
 		}
 		if res.OldestSync.IsZero() || e.syncedAt.Before(res.OldestSync) {
 			res.OldestSync = e.syncedAt
@@ -325,13 +336,17 @@ func (s *Store) Get(ctx context.Context, repos []pr.Repo, label string) (Result,
 // for one repository run one after another; a call that waited behind a
 // successful one returns at once.
 func (s *Store) sync(ctx context.Context, e *entry) error {
-	started := s.cfg.Now()
+	s.mu.RLock()
+	seq := e.syncs
+	s.mu.RUnlock()
 	e.syncMu.Lock()
 	defer e.syncMu.Unlock()
+	started := s.cfg.Now()
 
 	s.mu.RLock()
 	labels := slices.Clone(e.labels)
-	fresh := slices.Equal(e.listed, labels) && !e.syncedAt.Before(started)
+	// A refresh that ran while this one waited, and succeeded, is as good.
+	fresh := e.syncs != seq && e.lastErr == nil && slices.Equal(e.listed, labels)
 	prev, prevResolved, warm := e.prs, e.resolved, !e.syncedAt.IsZero()
 	s.mu.RUnlock()
 	if fresh {
@@ -354,6 +369,7 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 
 	changed := false
 	s.mu.Lock()
+	e.syncs++
 	if err == nil {
 		if !slices.Equal(e.listed, labels) || !reflect.DeepEqual(e.prs, prs) {
 			s.gen++

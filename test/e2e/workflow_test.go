@@ -577,7 +577,8 @@ func (sc *scenario) outageDeletesNothing(t *testing.T) {
 func getParams(ctx context.Context, appset string, repos ...string) ([]map[string]string, error) {
 	body, err := json.Marshal(map[string]any{
 		"applicationSetName": appset,
-		"input":              map[string]any{"parameters": map[string]any{"repositories": repos}},
+		// The lifecycle options the ApplicationSets send (the catalog declares the same).
+		"input": map[string]any{"parameters": map[string]any{"repositories": repos, "ttl": ttl.String()}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("encoding the getparams request: %w", err)

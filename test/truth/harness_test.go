@@ -172,6 +172,7 @@ func (w *world) newInstance(t *testing.T) *instance {
 		Interval:    time.Hour,
 		ColdTimeout: 2 * time.Second,
 		Metrics:     log,
+		Now:         w.clock.Now, // one clock for the store and the server, as in the product
 	})
 	for _, r := range w.repos {
 		rp, _ := pr.ParseRepo(r)
