@@ -360,11 +360,14 @@ current-context: test
 	if got := leaderPods(t, pods); len(got) != 0 && !slices.Equal(got, []string{other.name}) {
 		t.Errorf("after %s stopped, the label is on %v", first.name, got)
 	}
-	next := awaitLeader(t, pods, 10*time.Second, other)
+	next := awaitLeader(t, pods, 14*time.Second, other)
 	took := time.Since(stopped)
 	t.Logf("the leader label moved from %s to %s in %s", first.name, next.name, took)
-	if took > 3500*time.Millisecond {
-		t.Errorf("handover took %s: want about the retry period (2s)", took)
+	// A released Lease is taken within a retry period (2s) plus a sync of
+	// the new term; a Lease left to expire would take its 15s. The bound
+	// sits between, with room for a loaded machine.
+	if took > 10*time.Second {
+		t.Errorf("handover took %s: want well under the Lease's 15s (the old leader must release it)", took)
 	}
 	if code, _ := next.getParams(t); code != http.StatusOK {
 		t.Errorf("new leader getparams = %d", code)
