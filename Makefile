@@ -37,6 +37,14 @@ lint: vet ## go vet, gofmt and golangci-lint (pinned, installed into ./bin).
 bench: ## Run the Go benchmarks (figures go in docs/benchmarks.md).
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 
+.PHONY: bench-pollcost
+bench-pollcost: ## GitHub requests and rate limit per poll, ours vs Argo CD's PR generator, on a fake GitHub (POLLCOST_FLAGS).
+	$(GO) run ./hack/bench/pollcost $(POLLCOST_FLAGS)
+
+.PHONY: bench-load
+bench-load: build ## 100 concurrent getparams pollers for 60s against bin/generator at 1,000 previews (LOAD_FLAGS).
+	$(GO) run ./hack/bench/load -generator $(BIN)/generator $(LOAD_FLAGS)
+
 .PHONY: fuzz
 fuzz: ## Fuzz the preview names for 30s (make fuzz-ci fuzzes every parser).
 	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 30s ./internal/params
