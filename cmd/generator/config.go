@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/preview-generator/preview-generator/examples"
+	"github.com/preview-generator/preview-generator/internal/github"
 	"github.com/preview-generator/preview-generator/internal/overlay"
 	"github.com/preview-generator/preview-generator/internal/params"
 	"github.com/preview-generator/preview-generator/internal/pr"
@@ -40,6 +41,8 @@ type config struct {
 	GitHubInstallationID int64
 	GitHubAppKeyFile     string
 	GitHubTimeout        time.Duration
+	GitHubMaxRPM         int
+	GitHubMaxConcurrent  int
 
 	Repos          string
 	ResyncInterval time.Duration
@@ -97,6 +100,9 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.GitHubInstallationID, "github-app-installation-id", 0, "GitHub App installation ID")
 	fs.StringVar(&c.GitHubAppKeyFile, "github-app-key-file", "", "file holding the GitHub App private key (PEM)")
 	fs.DurationVar(&c.GitHubTimeout, "github-timeout", 10*time.Second, "timeout of one GitHub request")
+	fs.IntVar(&c.GitHubMaxRPM, "github-max-requests-per-minute", github.DefaultMaxRequestsPerMinute,
+		"requests a minute per GitHub endpoint at most, 304s included (GitHub's secondary limit is 900; replicas sharing a token share it)")
+	fs.IntVar(&c.GitHubMaxConcurrent, "github-max-concurrent", github.DefaultMaxConcurrent, "GitHub requests in flight at most (1 to 99)")
 	fs.StringVar(&c.Repos, "repos", "", "comma-separated allow-list of owner/repo the ApplicationSets may ask for")
 	fs.DurationVar(&c.ResyncInterval, "resync-interval", 30*time.Second, "how often every repository is refreshed from GitHub")
 	fs.StringVar(&c.Label, "label", "preview", "default label that asks for a preview")
@@ -285,6 +291,12 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 	}
 	if c.ResyncInterval < time.Second {
 		bad("resync-interval", "%s is below 1s", c.ResyncInterval)
+	}
+	if c.GitHubMaxRPM < 1 || c.GitHubMaxRPM > 900 {
+		bad("github-max-requests-per-minute", "%d: want 1 to 900, GitHub's secondary limit per endpoint", c.GitHubMaxRPM)
+	}
+	if c.GitHubMaxConcurrent < 1 || c.GitHubMaxConcurrent > 99 {
+		bad("github-max-concurrent", "%d: want 1 to 99 (GitHub allows fewer than 100 concurrent requests)", c.GitHubMaxConcurrent)
 	}
 	if c.GitHubTimeout <= 0 {
 		bad("github-timeout", "must be positive")

@@ -157,6 +157,7 @@ func newSource(cfg *config, log *slog.Logger, m *metrics.Metrics) (*source, erro
 		BaseURL: cfg.GitHubURL, Token: cfg.githubToken,
 		AppID: cfg.GitHubAppID, InstallationID: cfg.GitHubInstallationID, AppPrivateKey: cfg.githubAppKey,
 		Timeout: cfg.GitHubTimeout, Logger: log,
+		MaxRequestsPerMinute: cfg.GitHubMaxRPM, MaxConcurrent: cfg.GitHubMaxConcurrent,
 	}
 	if m != nil {
 		gcfg.Metrics = m
