@@ -16,6 +16,13 @@ import (
 	"github.com/preview-generator/preview-generator/internal/webhook"
 )
 
+// The default --resync-interval: polling is the only way to see changes
+// without a webhook, and the safety net with one.
+const (
+	defaultResync            = 30 * time.Second
+	defaultResyncWithWebhook = 5 * time.Minute
+)
+
 // demoToken is the plugin token --demo falls back to when none is given.
 const demoToken = "demo-token"
 
@@ -104,7 +111,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 		"requests a minute per GitHub endpoint at most, 304s included (GitHub's secondary limit is 900; replicas sharing a token share it)")
 	fs.IntVar(&c.GitHubMaxConcurrent, "github-max-concurrent", github.DefaultMaxConcurrent, "GitHub requests in flight at most (1 to 99)")
 	fs.StringVar(&c.Repos, "repos", "", "comma-separated allow-list of owner/repo the ApplicationSets may ask for")
-	fs.DurationVar(&c.ResyncInterval, "resync-interval", 30*time.Second, "how often every repository is refreshed from GitHub")
+	fs.DurationVar(&c.ResyncInterval, "resync-interval", 0, "how often every repository is refreshed from GitHub; 0: 30s, or 5m with a webhook secret (webhooks refresh at once; polling heals a missed delivery)")
 	fs.StringVar(&c.Label, "label", "preview", "default label that asks for a preview")
 	fs.DurationVar(&c.DefaultTTL, "default-ttl", 72*time.Hour, "default time a preview lives after its last activity")
 	fs.DurationVar(&c.MaxTTL, "max-ttl", 168*time.Hour, "largest TTL an ApplicationSet may ask for")
@@ -287,6 +294,12 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 			if sc.SizeProfiles != nil {
 				c.SizeProfiles = strings.Join(sc.SizeProfiles, ",")
 			}
+		}
+	}
+	if c.ResyncInterval == 0 {
+		c.ResyncInterval = defaultResync
+		if c.WebhookSecret != "" || c.WebhookSecretFile != "" {
+			c.ResyncInterval = defaultResyncWithWebhook
 		}
 	}
 	if c.ResyncInterval < time.Second {

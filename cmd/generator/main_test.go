@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -329,6 +330,38 @@ func TestServeWebhook(t *testing.T) {
 				if got := title(); got != "Add login endpoint" {
 					t.Errorf("title = %q without a webhook, want the old one until the next resync", got)
 				}
+			}
+		})
+	}
+}
+
+// TestResyncDefaultFollowsTheWebhook: polling is the only source of
+// change without a webhook (30s) and a safety net with one (5m); an
+// explicit interval wins either way.
+func TestResyncDefaultFollowsTheWebhook(t *testing.T) {
+	t.Parallel()
+	base := []string{"--plugin-token=0123456789abcdef0123", "--github-token=ghp_x", "--repos=acme/backend"}
+	secret := "--webhook-secret=0123456789abcdef0123"
+	tests := []struct {
+		name string
+		args []string
+		want time.Duration
+	}{
+		{"no webhook", base, 30 * time.Second},
+		{"webhook", append(slices.Clone(base), secret), 5 * time.Minute},
+		{"explicit wins", append(slices.Clone(base), secret, "--resync-interval=45s"), 45 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parse(t, tc.args, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.load(os.ReadFile); err != nil {
+				t.Fatal(err)
+			}
+			if c.ResyncInterval != tc.want {
+				t.Errorf("resync interval %s, want %s", c.ResyncInterval, tc.want)
 			}
 		})
 	}
