@@ -46,18 +46,28 @@ func buildGenerator(t *testing.T) string {
 }
 
 // generatorProc is the real generator binary run as a child process, logging to
-// logs/generator.log and recording its pid in run/generator.pid (so hack/e2e/down.sh stops a
-// leftover one).
+// logs/<name>.log and recording its pid in run/<name>.pid (so hack/e2e/down.sh stops a
+// leftover one). name is "generator" unless a test runs several.
 type generatorProc struct {
 	bin  string
 	args []string
+	name string   // log and pid file name
+	addr string   // the --listen address, awaited at start
+	env  []string // extra environment, NAME=value
 	cmd  *exec.Cmd
 	done chan struct{}
 }
 
 func startGenerator(t *testing.T, args ...string) *generatorProc {
 	t.Helper()
-	g := &generatorProc{bin: buildGenerator(t), args: args}
+	return startGeneratorAs(t, "generator", generatorAddr, nil, args...)
+}
+
+// startGeneratorAs starts a generator named name (its log and pid files) that listens on addr
+// (args must say --listen addr) with env added to the test's environment.
+func startGeneratorAs(t *testing.T, name, addr string, env []string, args ...string) *generatorProc {
+	t.Helper()
+	g := &generatorProc{bin: buildGenerator(t), args: args, name: name, addr: addr, env: env}
 	g.start(t)
 	t.Cleanup(func() { g.stop(t) })
 	return g
@@ -65,19 +75,19 @@ func startGenerator(t *testing.T, args ...string) *generatorProc {
 
 func (g *generatorProc) start(t *testing.T) {
 	t.Helper()
-	logf, err := os.OpenFile(filepath.Join(st.logs, "generator.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(filepath.Join(st.logs, g.name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatalf("opening the generator log: %v", err)
 	}
 	fmt.Fprintf(logf, "=== %s start: %s %s\n", time.Now().UTC().Format(time.RFC3339), g.bin, strings.Join(g.args, " "))
 	g.cmd = exec.Command(g.bin, g.args...)
 	g.cmd.Stdout, g.cmd.Stderr = logf, logf
-	g.cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
+	g.cmd.Env = append(append(os.Environ(), "GOTRACEBACK=all"), g.env...)
 	if err := g.cmd.Start(); err != nil {
 		logf.Close()
 		t.Fatalf("starting the generator: %v", err)
 	}
-	pidFile := filepath.Join(st.run, "generator.pid")
+	pidFile := filepath.Join(st.run, g.name+".pid")
 	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(g.cmd.Process.Pid)+"\ngenerator\n"), 0o644); err != nil {
 		t.Fatalf("recording the generator pid: %v", err)
 	}
@@ -87,14 +97,14 @@ func (g *generatorProc) start(t *testing.T) {
 		logf.Close()
 		close(done)
 	}(g.cmd, g.done)
-	eventually(t, 30*time.Second, "generator listening on "+generatorAddr, func(ctx context.Context) error {
+	eventually(t, 30*time.Second, g.name+" listening on "+g.addr, func(ctx context.Context) error {
 		select {
 		case <-g.done:
 			return fmt.Errorf("the generator exited: %s", g.cmd.ProcessState)
 		default:
 		}
 		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", generatorAddr)
+		c, err := d.DialContext(ctx, "tcp", g.addr)
 		if err != nil {
 			return err
 		}
@@ -120,7 +130,7 @@ func (g *generatorProc) stop(t *testing.T) {
 			<-g.done
 		}
 	}
-	_ = os.Remove(filepath.Join(st.run, "generator.pid"))
+	_ = os.Remove(filepath.Join(st.run, g.name+".pid"))
 	g.cmd = nil
 }
 

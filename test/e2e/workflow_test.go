@@ -177,9 +177,22 @@ func (sc *scenario) record(t *testing.T, format string, args ...any) {
 
 // writeTimings leaves the figures next to the stack's logs for docs/benchmarks.md.
 func writeTimings(t *testing.T, lines []string) {
+	appendTimings(t, fmt.Sprintf("requeueAfterSeconds=%d resync=%s", requeueSeconds, resync), lines)
+}
+
+// appendTimings adds a block of figures, headed by the time and header, to logs/timings.txt
+// (run.sh empties logs/ before each run, so the file holds that run's tests).
+func appendTimings(t *testing.T, header string, lines []string) {
 	f := filepath.Join(st.logs, "timings.txt")
-	body := fmt.Sprintf("%s requeueAfterSeconds=%d resync=%s\n%s\n", time.Now().UTC().Format(time.RFC3339), requeueSeconds, resync, strings.Join(lines, "\n"))
-	if err := os.WriteFile(f, []byte(body), 0o644); err != nil {
+	body := fmt.Sprintf("%s %s\n%s\n", time.Now().UTC().Format(time.RFC3339), header, strings.Join(lines, "\n"))
+	out, err := os.OpenFile(f, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err == nil {
+		_, err = out.WriteString(body)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
 		t.Errorf("writing %s: %v", f, err)
 	}
 }
