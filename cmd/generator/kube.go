@@ -227,28 +227,28 @@ func (p *polling) lead(ctx context.Context) {
 	} else if len(cleared) > 0 {
 		p.log.Info("removed a former leader's label", "pods", strings.Join(cleared, ","))
 	}
-	t := time.NewTicker(p.interval)
-	defer t.Stop()
-	for {
-		_ = p.st.SyncAll(ctx) // outcomes are logged and counted per repository
-		if ctx.Err() != nil {
-			return
-		}
-		p.synced.Store(true)
-		for waiting := true; waiting; {
-			var retry <-chan time.Time
-			if !p.mark(ctx) {
-				retry = time.After(labelRetry)
-			}
+	_ = p.st.SyncAll(ctx) // outcomes are logged and counted per repository
+	if ctx.Err() != nil {
+		return
+	}
+	p.synced.Store(true)
+	// Label the Pod (retrying) while the store refreshes as it does
+	// without election: every interval, and at once for each repository a
+	// webhook names (Store.Run drains the queue Store.Refresh fills).
+	var marking sync.WaitGroup
+	defer marking.Wait() // before the deferred unmark: no label after it
+	marking.Add(1)
+	go func() {
+		defer marking.Done()
+		for !p.mark(ctx) {
 			select {
 			case <-ctx.Done():
 				return
-			case <-t.C:
-				waiting = false
-			case <-retry:
+			case <-time.After(labelRetry):
 			}
 		}
-	}
+	}()
+	p.st.Run(ctx)
 }
 
 // mark labels this replica's Pod as the leader, unless done in this term,

@@ -235,15 +235,6 @@ func appGoing(name string) func(ctx context.Context) error {
 // refreshes the repository and annotates the ApplicationSet), across a leader handover, and a
 // forged delivery must change nothing.
 func TestWebhookReplicas(t *testing.T) {
-	// With --leader-elect the leader's term (polling.lead in cmd/generator/kube.go) runs its own
-	// SyncAll ticker instead of Store.Run, and nothing drains the store's refresh queue: a
-	// delivery is answered 202 but its repository is refreshed only at the next
-	// --resync-interval, and Store.Refresh ignores every later delivery for it (queued stays
-	// set). This test fails at "Application created" until the leader's term drains that queue
-	// (it passes with that change). Set E2E_WEBHOOK_LEADER=1 to run it anyway.
-	if os.Getenv("E2E_WEBHOOK_LEADER") == "" {
-		t.Skip("webhook deliveries do not refresh the store under --leader-elect (see the comment above); E2E_WEBHOOK_LEADER=1 runs it")
-	}
 	var timings []string
 	record := func(format string, args ...any) {
 		line := fmt.Sprintf(format, args...)
