@@ -342,8 +342,12 @@ func (c *Client) ListOpenPullRequests(ctx context.Context, repo pr.Repo) ([]pr.P
 		if resp.NextPage > n {
 			return resp.NextPage, resp.LastPage, nil
 		}
-		// A 304 without a Link header replays the cached page's Link,
-		// which cannot tell whether pages were added after a full page.
+		// A server that leaves Link off its 304s cannot say whether pages
+		// were added after a full last page: read one further. (A single
+		// page has no Link at all; its 304 is taken at its word, so on
+		// such a server a repository of exactly 100 pull requests sees a
+		// new one when its page changes: the store's read by number keeps
+		// every served PR safe meanwhile.)
 		if resp.Header.Get(linkReplayedHeader) != "" && len(prs) == perPage {
 			return n + 1, 0, nil
 		}

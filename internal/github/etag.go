@@ -12,8 +12,8 @@ import (
 const revalidatedHeader = "X-Preview-Generator-Revalidated"
 
 // linkReplayedHeader marks a revalidated response whose 304 carried no
-// Link header: the Link is the one of the cached 200, which may be older
-// than the page's neighbours.
+// Link header while its cached 200 had one: the Link is the 200's, which
+// may be older than the page's neighbours.
 const linkReplayedHeader = "X-Preview-Generator-Link-Replayed"
 
 type conditionalKey struct{}
@@ -104,11 +104,12 @@ func (t *etagTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// The 304 is ours to change: it becomes the 200.
 		resp.Status = "200 OK"
 		resp.StatusCode = http.StatusOK
-		if resp.Header.Get("Link") == "" {
+		// A 304 without Link where the 200 had one: this server leaves
+		// Link off its 304s, so the replayed one may be out of date. (A
+		// 200 without Link was a single page; its 304 has none either.)
+		if resp.Header.Get("Link") == "" && len(cached.link) > 0 {
 			resp.Header[linkReplayedHeader] = []string{"true"}
-			if len(cached.link) > 0 {
-				resp.Header["Link"] = slices.Clone(cached.link)
-			}
+			resp.Header["Link"] = slices.Clone(cached.link)
 		}
 		resp.Header.Set(revalidatedHeader, "true")
 		resp.Header.Set("Content-Length", "0")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -324,20 +325,43 @@ func TestGrowthSeenWhen304HasNoLink(t *testing.T) {
 	t.Parallel()
 	srv := githubtest.NewServer(t)
 	srv.SetLinkOn304(false)
-	openN(srv, "acme/backend", 100) // one full page
+	openN(srv, "acme/backend", 200) // two full pages: the 200s carry Link
 	c, _ := newTestClient(t, srv)
 	ctx := context.Background()
-	if got, err := c.ListOpenPullRequests(ctx, backend); err != nil || len(got) != 100 {
+	if got, err := c.ListOpenPullRequests(ctx, backend); err != nil || len(got) != 200 {
 		t.Fatalf("first listing: %d, %v", len(got), err)
 	}
-	// New pull requests sort last (oldest first): page 1 stays the same
-	// (a 304 without Link) and page 2 appears.
+	// New pull requests sort last (oldest first): pages 1 and 2 stay the
+	// same (304s without Link) and page 3 appears.
 	for i := range 5 {
 		srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1000 + i, HeadSHA: fmt.Sprintf("%040x", 1000+i),
 			CreatedAt: time.Date(2027, 1, 1, 0, i, 0, 0, time.UTC)})
 	}
 	got, err := c.ListOpenPullRequests(ctx, backend)
-	if err != nil || len(got) != 105 {
-		t.Fatalf("after 5 new pull requests: %d, %v; want 105", len(got), err)
+	if err != nil || len(got) != 205 {
+		t.Fatalf("after 5 new pull requests: %d, %v; want 205", len(got), err)
+	}
+}
+
+// TestFullSinglePageCostsOneRequest: a repository of exactly 100 open pull
+// requests, unchanged, costs its one list page per resync: a single page
+// has no Link, in its 200 or its 304, so there is nothing to doubt.
+func TestFullSinglePageCostsOneRequest(t *testing.T) {
+	t.Parallel()
+	srv := githubtest.NewServer(t)
+	openN(srv, "acme/backend", 100)
+	c, _ := newTestClient(t, srv)
+	ctx := context.Background()
+	if _, err := c.ListOpenPullRequests(ctx, backend); err != nil {
+		t.Fatal(err)
+	}
+	srv.ResetCounts()
+	for range 3 {
+		if got, err := c.ListOpenPullRequests(ctx, backend); err != nil || len(got) != 100 {
+			t.Fatalf("%d, %v", len(got), err)
+		}
+	}
+	if n, nm := srv.Count("", 0), srv.Count("", http.StatusNotModified); n != 3 || nm != 3 {
+		t.Errorf("3 resyncs of one full page: %d requests (%d 304s), want 3 (3)", n, nm)
 	}
 }
