@@ -128,8 +128,8 @@ type answer struct {
 	// (StaleAsOf): they hold until the data or the staleness changes.
 	frozen bool
 	at     time.Time
-	gz         []byte
-	size       int // length of the plain JSON
+	gz     []byte
+	size   int // length of the plain JSON
 }
 
 func newAnswer(gen uint64, validUntil time.Time, body []byte) *answer {

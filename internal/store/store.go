@@ -183,7 +183,7 @@ type entry struct {
 	resolved map[int]resolution // config of each labelled pull request, by number
 	syncedAt time.Time          // last successful listing
 	lastErr  error              // error of the last attempt, nil after a success
-	syncs    uint64 // refreshes done, to spot one that ran while waiting
+	syncs    uint64             // refreshes done, to spot one that ran while waiting
 }
 
 // New returns a Store reading from l.
