@@ -17,8 +17,12 @@ import (
 	"time"
 )
 
-// generatorAddr is where the generator under test listens: in the harness's 27xxx port block.
-const generatorAddr = "127.0.0.1:27355"
+// generatorAddr is where the generator under test listens: in the harness's 27xxx port block
+// (shifted by the stack's port offset; set by TestMain).
+var generatorAddr = "127.0.0.1:27355"
+
+// localPort is 127.0.0.1 and port shifted by the stack's port offset.
+func localPort(port int) string { return fmt.Sprintf("127.0.0.1:%d", port+st.portOffset) }
 
 var (
 	buildGeneratorOnce sync.Once

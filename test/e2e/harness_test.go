@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ type stack struct {
 	gitRoot    string // folder of bare repositories
 	logs       string
 	run        string // pid files
+	portOffset int    // PREVIEW_E2E_PORT_OFFSET: added to every port of the 27xxx block
 }
 
 var st *stack
@@ -39,6 +41,8 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	st = s
+	generatorAddr = localPort(27355)
+	whReplicas = map[string]string{"generator-a": localPort(27356), "generator-b": localPort(27357)}
 	ctx, stop := context.WithCancel(context.Background())
 	go st.ingressStatus(ctx)
 	code := m.Run()
@@ -78,6 +82,13 @@ func loadStack() (*stack, error) {
 		dir: dir, bin: env["PREVIEW_E2E_BIN"], kubeconfig: env["KUBECONFIG"],
 		gitURL: env["PREVIEW_E2E_GIT_URL"], gitRoot: env["PREVIEW_E2E_GIT_ROOT"],
 		logs: env["PREVIEW_E2E_LOGS"], run: env["PREVIEW_E2E_RUN"],
+	}
+	if o := env["PREVIEW_E2E_PORT_OFFSET"]; o != "" {
+		n, err := strconv.Atoi(o)
+		if err != nil {
+			return nil, fmt.Errorf("%s: PREVIEW_E2E_PORT_OFFSET: %w", f.Name(), err)
+		}
+		s.portOffset = n
 	}
 	for k, v := range map[string]string{"PREVIEW_E2E_BIN": s.bin, "KUBECONFIG": s.kubeconfig, "PREVIEW_E2E_GIT_URL": s.gitURL,
 		"PREVIEW_E2E_GIT_ROOT": s.gitRoot, "PREVIEW_E2E_LOGS": s.logs, "PREVIEW_E2E_RUN": s.run} {

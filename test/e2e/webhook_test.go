@@ -45,7 +45,7 @@ const (
 )
 
 // whReplicas are the two generator replicas: Pod name → listen address.
-var whReplicas = map[string]string{"generator-a": "127.0.0.1:27356", "generator-b": "127.0.0.1:27357"}
+var whReplicas map[string]string // set by TestMain: generator-a on 27356, generator-b on 27357
 
 // leaderProxy plays the Service of deploy/service.yaml: it forwards each request to the replica
 // whose Pod carries preview-generator.io/role=leader (looked up at most every 200 ms) and
