@@ -71,7 +71,7 @@ func TestBenchParamsRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if app.Name != "backend-pr-12-58d661" || find(res.Objects, "Job", "migrate") == nil {
-		t.Errorf("Application %s, migrate Job present %v", app.Name, find(res.Objects, "Job", "migrate") != nil)
+	if app.Name != "backend-pr-12-58d661" || find(res.Objects, "Deployment", "postgres") == nil {
+		t.Errorf("Application %s, postgres Deployment present %v", app.Name, find(res.Objects, "Deployment", "postgres") != nil)
 	}
 }

@@ -61,22 +61,41 @@ var dbObjects = []string{
 	"Deployment/postgres",
 	"Service/postgres",
 	"NetworkPolicy/postgres",
-	"Job/migrate",
 }
 
+// The size profile comes last, as in the ApplicationSets: it patches the
+// workloads the other components add.
 var combinations = []combination{
 	{name: "base", components: []string{"../components/size-small"}},
-	{name: "db", components: []string{"../components/size-small", "../components/db"}, extra: dbObjects},
-	{name: "basic-auth", components: []string{"../components/size-small", "../components/basic-auth"}},
-	{name: "db-basic-auth", components: []string{"../components/size-small", "../components/db", "../components/basic-auth"}, extra: dbObjects},
+	{name: "db", components: []string{"../components/db", "../components/size-small"}, extra: dbObjects},
+	{name: "basic-auth", components: []string{"../components/basic-auth", "../components/size-small"}},
+	{name: "db-basic-auth", components: []string{"../components/db", "../components/basic-auth", "../components/size-small"}, extra: dbObjects},
 	{
 		name:       "backend",
-		components: []string{"../components/size-small", "../components/db", "../components/redis", "../components/mongodb", "../components/basic-auth"},
-		extra: append(slices.Clone(dbObjects),
-			"Deployment/redis", "Service/redis", "NetworkPolicy/redis",
-			"Deployment/mongodb", "Service/mongodb", "NetworkPolicy/mongodb"),
+		components: []string{"../components/db", "../components/redis", "../components/mongodb", "../components/basic-auth", "../components/size-small"},
+		extra:      append(slices.Clone(dbObjects), redisMongoObjects...),
 	},
-	{name: "large", components: []string{"../components/size-large", "../components/cert-manager"}},
+	{name: "large", components: []string{"../components/cert-manager", "../components/size-large"}},
+	{
+		name:       "backend-medium",
+		components: []string{"../components/db", "../components/redis", "../components/mongodb", "../components/size-medium"},
+		extra:      append(slices.Clone(dbObjects), redisMongoObjects...),
+	},
+	{
+		name:       "backend-persistent-large",
+		components: []string{"../components/db", "../components/persistent-db", "../components/redis", "../components/mongodb", "../components/size-large"},
+		extra:      append(slices.Clone(dbObjects), append([]string{"PersistentVolumeClaim/postgres-data"}, redisMongoObjects...)...),
+	},
+	{
+		name:       "db-persistent",
+		components: []string{"../components/db", "../components/persistent-db", "../components/size-small"},
+		extra:      append(slices.Clone(dbObjects), "PersistentVolumeClaim/postgres-data"),
+	},
+}
+
+var redisMongoObjects = []string{
+	"Deployment/redis", "Service/redis", "NetworkPolicy/redis",
+	"Deployment/mongodb", "Service/mongodb", "NetworkPolicy/mongodb",
 }
 
 func renderCombination(t *testing.T, c combination) *Result {
@@ -228,7 +247,6 @@ func checkDatabase(t *testing.T, objs []*unstructured.Unstructured) {
 		{"RoleBinding", "db-credentials-writer"},
 		{"Job", "db-credentials"},
 		{"Deployment", "postgres"},
-		{"Job", "migrate"},
 		{"Deployment", "app"},
 	}
 	for i := 1; i < len(order); i++ {
@@ -237,20 +255,13 @@ func checkDatabase(t *testing.T, objs []*unstructured.Unstructured) {
 			t.Errorf("sync wave of %s/%s (%d) must be below %s/%s (%d)", a.kind, a.name, wave(a.kind, a.name), b.kind, b.name, wave(b.kind, b.name))
 		}
 	}
-	for _, name := range []string{"db-credentials", "migrate"} {
-		if got := find(objs, "Job", name).GetAnnotations()["argocd.argoproj.io/hook"]; got != "Sync" {
-			t.Errorf("Job/%s hook = %q, want Sync", name, got)
-		}
+	if got := find(objs, "Job", "db-credentials").GetAnnotations()["argocd.argoproj.io/hook"]; got != "Sync" {
+		t.Errorf("Job/db-credentials hook = %q, want Sync", got)
 	}
-	if got, _, _ := unstructured.NestedInt64(find(objs, "Job", "migrate").Object, "spec", "backoffLimit"); got != 0 {
-		t.Errorf("migrate backoffLimit = %d, want 0 (a failed migration fails the sync at once)", got)
+	if find(objs, "Job", "migrate") != nil {
+		t.Errorf("a migrate Job is rendered: migrations run in the database pod, on every fresh database")
 	}
-	if got := containerImages(t, find(objs, "Job", "migrate"))["migrate"]; got != testImage {
-		t.Errorf("migrate image = %q, want the app image %q", got, testImage)
-	}
-	if got := containerImages(t, find(objs, "Deployment", "postgres"))["postgres"]; got != seedImage {
-		t.Errorf("postgres image = %q, want %q", got, seedImage)
-	}
+	checkDatabasePod(t, find(objs, "Deployment", "postgres"))
 	subjects, _, _ := unstructured.NestedSlice(find(objs, "RoleBinding", "db-credentials-writer").Object, "subjects")
 	if len(subjects) != 1 || subjects[0].(map[string]any)["namespace"] != testNS {
 		t.Errorf("RoleBinding subjects = %v, want the ServiceAccount in %s", subjects, testNS)
@@ -263,7 +274,7 @@ func checkDatabase(t *testing.T, objs []*unstructured.Unstructured) {
 	if !slices.Equal(anyStrings(r["resources"]), []string{"secrets"}) || !slices.Equal(anyStrings(r["verbs"]), []string{"create"}) {
 		t.Errorf("Role rule = %v, want create on secrets only", r)
 	}
-	for _, o := range []*unstructured.Unstructured{find(objs, "Deployment", "postgres"), find(objs, "Deployment", "app"), find(objs, "Job", "migrate")} {
+	for _, o := range []*unstructured.Unstructured{find(objs, "Deployment", "postgres"), find(objs, "Deployment", "app")} {
 		if !usesSecretKey(t, o, "db-credentials", "password") {
 			t.Errorf("%s/%s does not read db-credentials/password", o.GetKind(), o.GetName())
 		}
@@ -294,7 +305,8 @@ func envNames(t *testing.T, o *unstructured.Unstructured) []string {
 func usesSecretKey(t *testing.T, o *unstructured.Unstructured, name, key string) bool {
 	t.Helper()
 	cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
-	for _, c := range cs {
+	inits, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "initContainers")
+	for _, c := range append(cs, inits...) {
 		env, _ := c.(map[string]any)["env"].([]any)
 		for _, e := range env {
 			ref, ok, _ := unstructured.NestedStringMap(e.(map[string]any), "valueFrom", "secretKeyRef")

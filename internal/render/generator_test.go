@@ -28,13 +28,13 @@ func TestGeneratorDemoOutput(t *testing.T) {
 		{
 			file: "backend-pr-1.yaml", appset: "appsets/backend.yaml", ns: "backend-pr-1-58d661",
 			image:      "ghcr.io/acme/backend:pr-1-3f78685",
-			components: []string{"../components/size-small", "../components/db", "../components/redis", "../components/mongodb", "../components/basic-auth"},
+			components: []string{"../components/db", "../components/redis", "../components/mongodb", "../components/basic-auth", "../components/size-small"},
 			deps:       map[string]string{"BACKEND_URL": "https://backend.staging.example.com", "FRONTEND_URL": "https://frontend.staging.example.com"},
 		},
 		{
 			file: "frontend-pr-7.yaml", appset: "appsets/frontend.yaml", ns: "frontend-pr-7-cdf85e",
 			image:      "ghcr.io/acme/frontend:pr-7-a94a8fe",
-			components: []string{"../components/size-small", "../components/basic-auth"},
+			components: []string{"../components/basic-auth", "../components/size-small"},
 			deps: map[string]string{
 				"BACKEND_URL":        "http://app.backend-pr-1-58d661.svc.cluster.local:80",
 				"BACKEND_PUBLIC_URL": "https://backend-pr-1-58d661.preview.example.com",

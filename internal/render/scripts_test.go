@@ -1,11 +1,16 @@
 package render
 
 import (
+	"bytes"
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -38,10 +43,10 @@ func TestShellScriptsParse(t *testing.T) {
 	t.Parallel()
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh")
+		t.Fatal("no sh")
 	}
 	scripts := shellScripts(t, renderCombination(t, combinations[4]).Objects)
-	want := []string{"Deployment/postgres/copy-seed", "Job/db-credentials/create-secret", "Job/migrate/migrate"}
+	want := []string{"Deployment/postgres/copy-seed", "Deployment/postgres/migrate", "Job/db-credentials/create-secret"}
 	var got []string
 	for id := range scripts {
 		got = append(got, id)
@@ -57,45 +62,101 @@ func TestShellScriptsParse(t *testing.T) {
 	}
 }
 
-// TestMigrateScript runs the migration Job's script with a real shell.
+// TestMigrateScript runs the database pod's migrate container script with a
+// real shell: it runs the command, becomes ready (the marker file) only when
+// the command succeeded, stays up, and stops at once on SIGTERM; a failing
+// command is the container's failure, and it never becomes ready.
 func TestMigrateScript(t *testing.T) {
 	t.Parallel()
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh")
+		t.Fatal("no sh")
 	}
-	script := shellScripts(t, renderCombination(t, combinations[1]).Objects)["Job/migrate/migrate"]
+	script := shellScripts(t, renderCombination(t, combinations[1]).Objects)["Deployment/postgres/migrate"]
 	if script == "" {
 		t.Fatal("no migrate script")
 	}
 	tests := []struct {
 		name, command string
+		wantReady     bool
 		wantCode      int
 		wantOut       string
 	}{
-		{name: "empty command does nothing", command: "", wantCode: 0, wantOut: "no migrate_command configured"},
-		{name: "command runs in a shell", command: `printf '%s-%s\n' "$PGHOST" "$PGDATABASE"`, wantCode: 0, wantOut: "postgres-app"},
-		{name: "failure is the Job's failure", command: "echo applying; exit 3", wantCode: 3, wantOut: "applying"},
+		{name: "empty command does nothing and is ready", command: "", wantReady: true, wantOut: "no migrate_command configured"},
+		{name: "command runs in a shell", command: `printf '%s-%s\n' "$PGHOST" "$PGDATABASE"`, wantReady: true, wantOut: "127.0.0.1-app"},
+		{name: "failure is the container's failure", command: "echo applying; exit 3", wantCode: 3, wantOut: "migrate_command failed with exit code 3"},
 		{name: "and-list stops at the first failure", command: "false && echo unreachable", wantCode: 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(sh, "-c", script)
-			cmd.Env = []string{"PATH=/usr/bin:/bin", "MIGRATE_COMMAND=" + tc.command, "PGHOST=postgres", "PGDATABASE=app"}
-			out, err := cmd.CombinedOutput()
-			code := 0
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				code = exit.ExitCode()
-			} else if err != nil {
+			ready := filepath.Join(t.TempDir(), "migrated")
+			if err := os.WriteFile(ready, nil, 0o600); err != nil { // a stale marker of an earlier run
 				t.Fatal(err)
 			}
-			if code != tc.wantCode {
-				t.Errorf("exit code = %d, want %d; output:\n%s", code, tc.wantCode, out)
+			var out bytes.Buffer
+			cmd := exec.Command(sh, "-c", script)
+			cmd.Env = []string{"PATH=/usr/bin:/bin", "MIGRATE_COMMAND=" + tc.command, "PGHOST=127.0.0.1", "PGDATABASE=app", "MIGRATED_FILE=" + ready}
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
 			}
-			if !strings.Contains(string(out), tc.wantOut) || slices.Contains(strings.Split(string(out), "\n"), "unreachable") {
-				t.Errorf("output = %q, want it to contain %q", out, tc.wantOut)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			var waitErr error
+			if tc.wantReady {
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					if _, err := os.Stat(ready); err == nil {
+						break
+					}
+					if time.Now().After(deadline) {
+						_ = cmd.Process.Kill()
+						t.Fatalf("not ready after 10s; output:\n%s", out.String())
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("exited after becoming ready (%v); it must stay up; output:\n%s", err, out.String())
+				case <-time.After(300 * time.Millisecond):
+				}
+				start := time.Now()
+				if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case waitErr = <-done:
+				case <-time.After(5 * time.Second):
+					_ = cmd.Process.Kill()
+					t.Fatal("still running 5s after SIGTERM")
+				}
+				if d := time.Since(start); d > 2*time.Second {
+					t.Errorf("SIGTERM took %v", d)
+				}
+			} else {
+				select {
+				case waitErr = <-done:
+				case <-time.After(10 * time.Second):
+					_ = cmd.Process.Kill()
+					t.Fatalf("a failed command left the container running; output:\n%s", out.String())
+				}
+				if _, err := os.Stat(ready); err == nil {
+					t.Errorf("ready marker exists after a failed command")
+				}
+			}
+			code := 0
+			var exit *exec.ExitError
+			if errors.As(waitErr, &exit) {
+				code = exit.ExitCode()
+			} else if waitErr != nil {
+				t.Fatal(waitErr)
+			}
+			if code != tc.wantCode {
+				t.Errorf("exit code = %d, want %d; output:\n%s", code, tc.wantCode, out.String())
+			}
+			if !strings.Contains(out.String(), tc.wantOut) || slices.Contains(strings.Split(out.String(), "\n"), "unreachable") {
+				t.Errorf("output = %q, want it to contain %q", out.String(), tc.wantOut)
 			}
 		})
 	}

@@ -64,9 +64,9 @@ func FuzzTemplateParams(f *testing.F) {
 		}
 		k := app.Spec.Source.Kustomize
 		// Namespace, Ingress, preview-env, env, allow-from-dependents,
-		// migrate: the parameters above change values only.
-		if len(k.Patches) != 6 {
-			t.Fatalf("patches = %d, want 6", len(k.Patches))
+		// config hash, migrate: the parameters above change values only.
+		if len(k.Patches) != 7 {
+			t.Fatalf("patches = %d, want 7", len(k.Patches))
 		}
 		var got, freeText string
 		for _, p := range k.Patches {
@@ -77,7 +77,7 @@ func FuzzTemplateParams(f *testing.F) {
 				}
 				freeText = cm.Data["FREE_TEXT"]
 			}
-			if p.Target == nil || p.Target.Kind != "Job" {
+			if p.Target == nil || p.Target.Kind != "Deployment" || p.Target.Name != "postgres" {
 				continue
 			}
 			var job struct {
