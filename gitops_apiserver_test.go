@@ -158,12 +158,18 @@ func TestManifestsOnAPIServer(t *testing.T) {
 	cp := startControlPlane(t)
 
 	withDeps := withDependencies()
+	// The same preview again, on a claim and the large profile: applied
+	// over the first, so the server validates the changed objects too.
+	persistent := backendParams()
+	persistent["db_persistent_enabled"] = "true"
+	persistent["size_profile"] = "large"
 	for _, tc := range []struct {
 		file   string
 		params map[string]string
 	}{
 		{"backend.yaml", backendParams()},
 		{"frontend.yaml", withDeps},
+		{"backend.yaml", persistent},
 	} {
 		_, res, err := renderPreview(tc.file, tc.params)
 		if err != nil {

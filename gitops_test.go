@@ -582,7 +582,7 @@ type expectation struct {
 	egressTo    []string          // namespaces allowed by added egress rules
 	dependsOnNS []string          // previews this one depends on (Namespace labels)
 	env         map[string]string // extra keys of preview-env
-	migrate     *string           // MIGRATE_COMMAND, nil when no migrate Job
+	migrate     *string           // MIGRATE_COMMAND of the database pod, nil when no database
 	basicAuth   bool
 }
 
@@ -606,7 +606,7 @@ func TestPreviews(t *testing.T) {
 			file:   "frontend.yaml",
 			params: frontendParams(),
 			want: expectation{
-				components: []string{"../components/size-small", "../components/basic-auth"},
+				components: []string{"../components/basic-auth", "../components/size-small"},
 				images:     map[string]string{"Deployment/app/app": "ghcr.io/acme/frontend:pr-7-9f8e7d6"},
 				labels:     map[string]string{"preview-generator.io/owner": "acme", "preview-generator.io/repo": "frontend", "preview-generator.io/pr": "7"},
 				info: map[string]string{
@@ -622,10 +622,10 @@ func TestPreviews(t *testing.T) {
 			file:   "backend.yaml",
 			params: backendParams(),
 			want: expectation{
-				components: []string{"../components/size-small", "../components/db", "../components/redis", "../components/mongodb", "../components/basic-auth"},
+				components: []string{"../components/db", "../components/redis", "../components/mongodb", "../components/basic-auth", "../components/size-small"},
 				images: map[string]string{
 					"Deployment/app/app":           "ghcr.io/acme/backend:pr-12-1a2b3c4",
-					"Job/migrate/migrate":          "ghcr.io/acme/backend:pr-12-1a2b3c4",
+					"Deployment/postgres/migrate":  "ghcr.io/acme/backend:pr-12-1a2b3c4",
 					"Deployment/postgres/postgres": "ghcr.io/preview-generator/seed-postgres:v1",
 					"Deployment/redis/redis":       "docker.io/library/redis:7.4.1-alpine",
 				},
@@ -679,7 +679,7 @@ func TestPreviews(t *testing.T) {
 			params: frontendParams(),
 			edit:   func(p map[string]string) { p["repo"] = ".github-" },
 			want: expectation{
-				components: []string{"../components/size-small", "../components/basic-auth"},
+				components: []string{"../components/basic-auth", "../components/size-small"},
 				labels:     map[string]string{"preview-generator.io/repo": "github"},
 				info: map[string]string{
 					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
@@ -859,20 +859,26 @@ func checkPreview(t *testing.T, app *v1alpha1.Application, res *render.Result, p
 	if !slices.Equal(egressTo, want.egressTo) {
 		t.Errorf("egress added to namespaces %v, want %v", egressTo, want.egressTo)
 	}
-	job := findObj(res, "Job", "migrate")
-	if (job != nil) != (want.migrate != nil) {
-		t.Fatalf("migrate Job present = %v, want %v", job != nil, want.migrate != nil)
+	if findObj(res, "Job", "migrate") != nil {
+		t.Errorf("a migrate Job is rendered; migrations run in the database pod")
 	}
-	if job != nil {
-		if got := envValue(job, "migrate", "MIGRATE_COMMAND"); got != *want.migrate {
+	db := findObj(res, "Deployment", "postgres")
+	if (db != nil) != (want.migrate != nil) {
+		t.Fatalf("database present = %v, want %v", db != nil, want.migrate != nil)
+	}
+	if db != nil {
+		if got := envValue(db, "migrate", "MIGRATE_COMMAND"); got != *want.migrate {
 			t.Errorf("MIGRATE_COMMAND = %q, want %q", got, *want.migrate)
 		}
 	}
 }
 
+// containerField reads field of the container (or init container) named
+// container.
 func containerField(o *unstructured.Unstructured, container, field string) any {
 	cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
-	for _, c := range cs {
+	inits, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "initContainers")
+	for _, c := range append(cs, inits...) {
 		m := c.(map[string]any)
 		if m["name"] == container {
 			return m[field]
