@@ -50,7 +50,10 @@ func TestConfigHashRollsPods(t *testing.T) {
 		{"env value changes", func(p map[string]string) { p["env"] = `{"FEATURE_X":"off","LOG_LEVEL":"debug"}` }, true},
 		{"env variable added", func(p map[string]string) { p["env"] = `{"FEATURE_X":"on","LOG_LEVEL":"debug","NEW":"1"}` }, true},
 		{"head commit (PREVIEW_HEAD_SHA) changes", func(p map[string]string) { p["head_sha"] = "0123456789abcdef0123456789abcdef01234567" }, true},
-		{"expiry moves", func(p map[string]string) { p["expires_at"] = "2026-12-01T00:00:00Z"; p["last_activity_at"] = "2026-11-28T00:00:00Z" }, false},
+		{"expiry moves", func(p map[string]string) {
+			p["expires_at"] = "2026-12-01T00:00:00Z"
+			p["last_activity_at"] = "2026-11-28T00:00:00Z"
+		}, false},
 		{"title, labels and author change", func(p map[string]string) { p["title"] = "Other"; p["labels"] = "preview,ui"; p["author"] = "alice" }, false},
 		{"config error appears", func(p map[string]string) { p["config_error"] = "line 9: bad" }, false},
 		{"dependency reason only in the per-dependency keys", func(p map[string]string) { p["dep_backend_reason"] = "x" }, false},
