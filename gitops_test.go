@@ -143,6 +143,7 @@ func TestAppsetsDecodeStrictly(t *testing.T) {
 		"appsets/plugin-configmap.yaml":                      {"ConfigMap/preview-generator"},
 		"appsets/plugin-secret.yaml":                         {"Secret/preview-generator-plugin"},
 		"appsets/project.yaml":                               {"AppProject/previews"},
+		"appsets/actions/argocd-cm.yaml":                     {"ConfigMap/argocd-cm"},
 		"appsets/notifications/argocd-notifications-cm.yaml": {"ConfigMap/argocd-notifications-cm"},
 	}
 	if !maps.EqualFunc(got, want, slices.Equal) {
