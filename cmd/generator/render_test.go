@@ -131,7 +131,7 @@ func dbComponentObjects(t *testing.T) []kindName {
 	}
 	// The component's core objects, so that a broken read above cannot
 	// leave nothing to check.
-	for _, want := range []kindName{{"Deployment", "postgres"}, {"Service", "postgres"}, {"Job", "migrate"}, {"Job", "db-credentials"}} {
+	for _, want := range []kindName{{"Deployment", "postgres"}, {"Service", "postgres"}, {"Job", "db-credentials"}} {
 		if !slices.Contains(out, want) {
 			t.Fatalf("%s renders %v, which lacks %s %s", dir, out, want.kind, want.name)
 		}

@@ -90,6 +90,9 @@ func Apply(o params.Options, f *File, lim Limits) (params.Options, error) {
 	if v := f.Database.Enabled; v != nil {
 		o.Database = *v
 	}
+	if v := f.Database.Persistent; v != nil {
+		o.PersistentDatabase = *v
+	}
 	if f.Database.SeedVersion != "" {
 		o.SeedVersion = f.Database.SeedVersion
 	}

@@ -81,7 +81,7 @@ func (in ServiceInput) FieldError(key, msg string) *FieldError {
 // request, less repositories.
 var (
 	serviceInputStrings = []string{"label", "ttl", "domain", "image", "registry", "seedVersion", "migrateCommand", "sizeProfile"}
-	serviceInputBools   = []string{"includeDrafts", "includeForks", "excludeBots", "database", "basicAuth", "redis", "mongodb"}
+	serviceInputBools   = []string{"includeDrafts", "includeForks", "excludeBots", "database", "persistentDatabase", "basicAuth", "redis", "mongodb"}
 )
 
 // ServiceInputKeys returns the parameter keys a catalog service's input

@@ -76,7 +76,9 @@ type Database struct {
 	Enabled *bool
 	// SeedVersion is the tag of the seed image; empty: unset.
 	SeedVersion string
-	// MigrateCommand is the migration hook's shell command; nil: unset,
+	// Persistent keeps the database on a claim; nil when unset.
+	Persistent *bool
+	// MigrateCommand is the migration command; nil: unset,
 	// pointing at "": no migration.
 	MigrateCommand *string
 }
@@ -155,6 +157,11 @@ func (d *decoder) database(p pair, f *File) {
 		"enabled": func(q pair) {
 			if b, ok := d.boolean(q.v, q.path); ok {
 				f.Database.Enabled = b
+			}
+		},
+		"persistent": func(q pair) {
+			if b, ok := d.boolean(q.v, q.path); ok {
+				f.Database.Persistent = b
 			}
 		},
 		"seedVersion": func(q pair) {

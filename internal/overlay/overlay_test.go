@@ -108,7 +108,7 @@ func TestParseInvalid(t *testing.T) {
 		{"unknown top-level field", "ttl: 24h\ntll: 24h",
 			`.preview.yaml: line 2: tll: unknown field (known: basicAuth, database, dependencies, env, mongodb, redis, size, ttl, version)`},
 		{"unknown nested field", "database:\n  enabled: true\n  seed: v3",
-			`.preview.yaml: line 3: database.seed: unknown field (known: enabled, migrateCommand, seedVersion)`},
+			`.preview.yaml: line 3: database.seed: unknown field (known: enabled, migrateCommand, persistent, seedVersion)`},
 		{"unknown toggle field", "redis:\n  enable: true",
 			`.preview.yaml: line 2: redis.enable: unknown field (known: enabled)`},
 		{"ttl not a duration", "ttl: 3 days",

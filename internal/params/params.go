@@ -17,34 +17,37 @@ import (
 // Parameter keys. Every value is a string so templates work with and without
 // goTemplate. docs/contract.md and the README document each key.
 const (
-	KeyName             = "name"
-	KeyNamespace        = "namespace"
-	KeyRepository       = "repository"
-	KeyOwner            = "owner"
-	KeyRepo             = "repo"
-	KeyNumber           = "number"
-	KeyBranch           = "branch"
-	KeyBranchSlug       = "branch_slug"
-	KeyTargetBranch     = "target_branch"
-	KeyHeadSHA          = "head_sha"
-	KeyHeadShortSHA     = "head_short_sha"
-	KeyAuthor           = "author"
-	KeyTitle            = "title"
-	KeyLabels           = "labels"
-	KeyImage            = "image"
-	KeyHost             = "host"
-	KeyURL              = "url"
-	KeyPRURL            = "pr_url"
-	KeyTTL              = "ttl"
-	KeyLastActivityAt   = "last_activity_at"
-	KeyExpiresAt        = "expires_at"
-	KeyDBEnabled        = "db_enabled"
-	KeyBasicAuthEnabled = "basic_auth_enabled"
-	KeyRedisEnabled     = "redis_enabled"
-	KeyMongoDBEnabled   = "mongodb_enabled"
-	KeySeedVersion      = "seed_version"
-	KeyMigrateCommand   = "migrate_command"
-	KeySizeProfile      = "size_profile"
+	KeyName           = "name"
+	KeyNamespace      = "namespace"
+	KeyRepository     = "repository"
+	KeyOwner          = "owner"
+	KeyRepo           = "repo"
+	KeyNumber         = "number"
+	KeyBranch         = "branch"
+	KeyBranchSlug     = "branch_slug"
+	KeyTargetBranch   = "target_branch"
+	KeyHeadSHA        = "head_sha"
+	KeyHeadShortSHA   = "head_short_sha"
+	KeyAuthor         = "author"
+	KeyTitle          = "title"
+	KeyLabels         = "labels"
+	KeyImage          = "image"
+	KeyHost           = "host"
+	KeyURL            = "url"
+	KeyPRURL          = "pr_url"
+	KeyTTL            = "ttl"
+	KeyLastActivityAt = "last_activity_at"
+	KeyExpiresAt      = "expires_at"
+	KeyDBEnabled      = "db_enabled"
+	// KeyDBPersistentEnabled switches kustomize/components/persistent-db:
+	// the database on a PersistentVolumeClaim instead of an emptyDir.
+	KeyDBPersistentEnabled = "db_persistent_enabled"
+	KeyBasicAuthEnabled    = "basic_auth_enabled"
+	KeyRedisEnabled        = "redis_enabled"
+	KeyMongoDBEnabled      = "mongodb_enabled"
+	KeySeedVersion         = "seed_version"
+	KeyMigrateCommand      = "migrate_command"
+	KeySizeProfile         = "size_profile"
 
 	// Keys the overlay config brings; see Extend and deps.go.
 	// They are not part of For's map: Extend adds them.
@@ -74,13 +77,15 @@ type Options struct {
 	IncludeForks  bool
 	ExcludeBots   bool
 	// Switches and values passed through for the GitOps layout.
-	Database       bool
-	BasicAuth      bool
-	Redis          bool
-	MongoDB        bool
-	SeedVersion    string
-	MigrateCommand string
-	SizeProfile    string
+	Database bool
+	// PersistentDatabase keeps the database on a claim across pods.
+	PersistentDatabase bool
+	BasicAuth          bool
+	Redis              bool
+	MongoDB            bool
+	SeedVersion        string
+	MigrateCommand     string
+	SizeProfile        string
 	// Dependencies are the services this preview talks to and the preview
 	// (or staging) each should point at, sorted by Name; see
 	// ResolveDependencies. For does not use them; Extend does.
@@ -180,34 +185,35 @@ func For(p pr.PullRequest, o Options) (map[string]string, error) {
 		prURL = fmt.Sprintf("https://github.com/%s/pull/%d", p.Repo, p.Number)
 	}
 	return map[string]string{
-		KeyName:             name,
-		KeyNamespace:        name,
-		KeyRepository:       p.Repo.String(),
-		KeyOwner:            p.Repo.Owner,
-		KeyRepo:             p.Repo.Name,
-		KeyNumber:           number,
-		KeyBranch:           p.HeadBranch,
-		KeyBranchSlug:       vars["branch_slug"],
-		KeyTargetBranch:     p.BaseBranch,
-		KeyHeadSHA:          p.HeadSHA,
-		KeyHeadShortSHA:     short,
-		KeyAuthor:           p.Author,
-		KeyTitle:            p.Title,
-		KeyLabels:           strings.Join(labels, ","),
-		KeyImage:            image,
-		KeyHost:             host,
-		KeyURL:              "https://" + host,
-		KeyPRURL:            prURL,
-		KeyTTL:              FormatDuration(o.TTL),
-		KeyLastActivityAt:   last.Format(time.RFC3339),
-		KeyExpiresAt:        last.Add(o.TTL).Format(time.RFC3339),
-		KeyDBEnabled:        strconv.FormatBool(o.Database),
-		KeyBasicAuthEnabled: strconv.FormatBool(o.BasicAuth),
-		KeyRedisEnabled:     strconv.FormatBool(o.Redis),
-		KeyMongoDBEnabled:   strconv.FormatBool(o.MongoDB),
-		KeySeedVersion:      o.SeedVersion,
-		KeyMigrateCommand:   o.MigrateCommand,
-		KeySizeProfile:      o.SizeProfile,
+		KeyName:                name,
+		KeyNamespace:           name,
+		KeyRepository:          p.Repo.String(),
+		KeyOwner:               p.Repo.Owner,
+		KeyRepo:                p.Repo.Name,
+		KeyNumber:              number,
+		KeyBranch:              p.HeadBranch,
+		KeyBranchSlug:          vars["branch_slug"],
+		KeyTargetBranch:        p.BaseBranch,
+		KeyHeadSHA:             p.HeadSHA,
+		KeyHeadShortSHA:        short,
+		KeyAuthor:              p.Author,
+		KeyTitle:               p.Title,
+		KeyLabels:              strings.Join(labels, ","),
+		KeyImage:               image,
+		KeyHost:                host,
+		KeyURL:                 "https://" + host,
+		KeyPRURL:               prURL,
+		KeyTTL:                 FormatDuration(o.TTL),
+		KeyLastActivityAt:      last.Format(time.RFC3339),
+		KeyExpiresAt:           last.Add(o.TTL).Format(time.RFC3339),
+		KeyDBEnabled:           strconv.FormatBool(o.Database),
+		KeyDBPersistentEnabled: strconv.FormatBool(o.PersistentDatabase),
+		KeyBasicAuthEnabled:    strconv.FormatBool(o.BasicAuth),
+		KeyRedisEnabled:        strconv.FormatBool(o.Redis),
+		KeyMongoDBEnabled:      strconv.FormatBool(o.MongoDB),
+		KeySeedVersion:         o.SeedVersion,
+		KeyMigrateCommand:      o.MigrateCommand,
+		KeySizeProfile:         o.SizeProfile,
 	}, nil
 }
 

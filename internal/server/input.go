@@ -54,28 +54,30 @@ type Input struct {
 
 // The input parameter keys (ApplicationSet spec.generators[].plugin.input.parameters).
 const (
-	InRepositories   = "repositories"
-	InLabel          = "label"
-	InTTL            = "ttl"
-	InDomain         = "domain"
-	InImage          = "image"
-	InRegistry       = "registry"
-	InIncludeDrafts  = "includeDrafts"
-	InIncludeForks   = "includeForks"
-	InExcludeBots    = "excludeBots"
-	InDatabase       = "database"
-	InBasicAuth      = "basicAuth"
-	InRedis          = "redis"
-	InMongoDB        = "mongodb"
-	InSeedVersion    = "seedVersion"
-	InMigrateCommand = "migrateCommand"
-	InSizeProfile    = "sizeProfile"
-	InDependencies   = overlay.InputDependencies
+	InRepositories  = "repositories"
+	InLabel         = "label"
+	InTTL           = "ttl"
+	InDomain        = "domain"
+	InImage         = "image"
+	InRegistry      = "registry"
+	InIncludeDrafts = "includeDrafts"
+	InIncludeForks  = "includeForks"
+	InExcludeBots   = "excludeBots"
+	InDatabase      = "database"
+	InBasicAuth     = "basicAuth"
+	InRedis         = "redis"
+	InMongoDB       = "mongodb"
+	// InPersistentDatabase keeps the database on a claim (persistent-db).
+	InPersistentDatabase = "persistentDatabase"
+	InSeedVersion        = "seedVersion"
+	InMigrateCommand     = "migrateCommand"
+	InSizeProfile        = "sizeProfile"
+	InDependencies       = overlay.InputDependencies
 )
 
 var inputKeys = []string{
 	InRepositories, InLabel, InTTL, InDomain, InImage, InRegistry, InIncludeDrafts, InIncludeForks,
-	InExcludeBots, InDatabase, InBasicAuth, InRedis, InMongoDB, InSeedVersion, InMigrateCommand, InSizeProfile, InDependencies,
+	InExcludeBots, InDatabase, InBasicAuth, InRedis, InMongoDB, InPersistentDatabase, InSeedVersion, InMigrateCommand, InSizeProfile, InDependencies,
 }
 
 // InputError names the input parameter that was wrong.
@@ -158,6 +160,8 @@ func ParseInput(in v1alpha1.PluginParameters, d Defaults) (Input, error) {
 			err = boolean(raw, &o.Redis)
 		case InMongoDB:
 			err = boolean(raw, &o.MongoDB)
+		case InPersistentDatabase:
+			err = boolean(raw, &o.PersistentDatabase)
 		case InSeedVersion:
 			err = str(raw, &o.SeedVersion, func(s string) error {
 				if !seedTag.MatchString(s) {
