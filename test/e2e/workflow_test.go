@@ -339,8 +339,11 @@ func checkMap(t *testing.T, what string, got, want map[string]string) {
 	}
 }
 
-// checkDatabase asserts the seeded PostgreSQL and the migration Job that completed before the
-// app's wave (created at appCreated), when the ApplicationSet switched the db component on.
+// checkDatabase asserts the seeded PostgreSQL, run as the database pod's
+// sidecar with the app image's migrate container beside it, and that the
+// database Deployment was available (seeded and migrated) before the app's
+// wave (the app Deployment created at appCreated), when the ApplicationSet
+// switched the db component on.
 func (sc *scenario) checkDatabase(t *testing.T, ctx context.Context, appCreated time.Time) {
 	t.Helper()
 	pg, err := st.deployment(ctx, backendPR1, "postgres")
@@ -348,23 +351,25 @@ func (sc *scenario) checkDatabase(t *testing.T, ctx context.Context, appCreated 
 		t.Errorf("the backend preview has no PostgreSQL (is database on for %s in appsets/?): %v", backendRepo, err)
 		return
 	}
-	if got, want := mustImage(t, pg, "postgres"), "ghcr.io/preview-generator/seed-postgres:v1"; got != want {
-		t.Errorf("postgres image = %q, want the seed image %q", got, want)
+	var seed string
+	for _, c := range pg.Spec.Template.Spec.InitContainers {
+		if c.Name == "postgres" {
+			seed = c.Image
+		}
+	}
+	if want := "ghcr.io/preview-generator/seed-postgres:v1"; seed != want {
+		t.Errorf("postgres image = %q, want the seed image %q", seed, want)
+	}
+	if got := mustImage(t, pg, "migrate"); !strings.HasPrefix(got, "ghcr.io/acme/backend:pr-1-") {
+		t.Errorf("migrate image = %q, want the app image", got)
 	}
 	if err := st.available(backendPR1, "postgres")(ctx); err != nil {
 		t.Errorf("postgres: %v", err)
 	}
-	job, err := st.job(ctx, backendPR1, "migrate")
-	if err != nil {
-		t.Errorf("migration Job: %v", err)
-		return
-	}
-	if job.Status.Succeeded != 1 || job.Status.CompletionTime == nil {
-		t.Errorf("migration Job: succeeded %d, completion %v; want 1 and a completion time", job.Status.Succeeded, job.Status.CompletionTime)
-		return
-	}
-	if job.Status.CompletionTime.After(appCreated) {
-		t.Errorf("migration Job completed at %s, after the app Deployment was created at %s", job.Status.CompletionTime, appCreated)
+	for _, c := range pg.Status.Conditions {
+		if c.Type == appsv1.DeploymentAvailable && c.Status == corev1.ConditionTrue && c.LastTransitionTime.After(appCreated) {
+			t.Errorf("postgres available at %s, after the app Deployment was created at %s", c.LastTransitionTime, appCreated)
+		}
 	}
 }
 
