@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/preview-generator/preview-generator/internal/pgtest"
 )
@@ -435,4 +436,137 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return "(no difference)"
+}
+
+// TestEntrypointCopiesSeed starts the entrypoint with the baked data
+// directory as SEED_DATA (the image's /seed/data) and PGDATA in various
+// states: the seed is copied when PGDATA holds no cluster, an interrupted
+// copy is redone, foreign files are refused, and an existing cluster is
+// used as it is.
+func TestEntrypointCopiesSeed(t *testing.T) {
+	t.Parallel()
+	in, stage, seed := bakedV1(t)
+	const password = "seed-copy-pw"
+	start := func(t *testing.T, dir, pgdata string) (*pgtest.Server, error) {
+		t.Helper()
+		return in.Start(testContext(t), pgdata, pgtest.Options{
+			Command:   []string{"sh", filepath.Join(stage, "entrypoint.sh")},
+			Env:       []string{"POSTGRES_PASSWORD=" + password, "PGDATA=" + pgdata, "SEED_DATA=" + seed},
+			SocketDir: dir,
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		prepare func(t *testing.T, pgdata string) // nil: PGDATA does not exist
+		refused bool
+	}{
+		{name: "missing"},
+		{name: "empty", prepare: func(t *testing.T, pgdata string) { mkdirOwned(t, in, pgdata) }},
+		{name: "interrupted copy", prepare: func(t *testing.T, pgdata string) {
+			mkdirOwned(t, in, pgdata)
+			writeOwned(t, in, filepath.Join(pgdata, ".seed-copying"), "")
+			writeOwned(t, in, filepath.Join(pgdata, "postgresql.conf"), "half a file")
+		}},
+		{name: "foreign files", refused: true, prepare: func(t *testing.T, pgdata string) {
+			mkdirOwned(t, in, pgdata)
+			writeOwned(t, in, filepath.Join(pgdata, "notes.txt"), "not a cluster")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := in.TempDir(t)
+			pgdata := filepath.Join(dir, "data")
+			if tc.prepare != nil {
+				tc.prepare(t, pgdata)
+			}
+			s, err := start(t, dir, pgdata)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := testContext(t)
+			if tc.refused {
+				deadline := time.Now().Add(time.Minute)
+				for {
+					if done, _ := s.Exited(); done {
+						break
+					}
+					if time.Now().After(deadline) {
+						_ = s.Stop()
+						t.Fatal("the entrypoint started on a non-empty PGDATA")
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				if _, err := s.Exited(); err == nil {
+					t.Error("the entrypoint exited 0")
+				}
+				if !strings.Contains(s.LogTail(), "refusing to copy the seed") {
+					t.Errorf("log: %s", s.LogTail())
+				}
+				if _, err := os.Stat(filepath.Join(pgdata, "notes.txt")); err != nil {
+					t.Errorf("the foreign file is gone: %v", err)
+				}
+				return
+			}
+			if err := s.WaitReady(ctx); err != nil {
+				_ = s.Stop()
+				t.Fatal(err)
+			}
+			env := s.TCPEnv("app", password)
+			checkQueries(t, s, env, []queryCase{{"customers", "SELECT count(*) FROM customers", "5"}})
+			if _, err := os.Stat(filepath.Join(pgdata, ".seed-copying")); !os.IsNotExist(err) {
+				t.Errorf("marker left behind: %v", err)
+			}
+			if _, err := s.Query(ctx, env, "INSERT INTO customers VALUES (99, 'x@example.com', 'X', 'DE', now())"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Stop(); err != nil {
+				t.Fatal(err)
+			}
+
+			// A restart keeps the cluster: no second copy.
+			s, err = start(t, dir, pgdata)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := s.Stop(); err != nil {
+					t.Error(err)
+				}
+			}()
+			if err := s.WaitReady(ctx); err != nil {
+				t.Fatal(err)
+			}
+			checkQueries(t, s, s.TCPEnv("app", password), []queryCase{{"customers after restart", "SELECT count(*) FROM customers", "6"}})
+			log, err := os.ReadFile(filepath.Join(dir, "postgres.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(string(log), "copying the seed"); n != 1 {
+				t.Errorf("the seed was copied %d times, want once:\n%s", n, log)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(seed, "postmaster.pid")); !os.IsNotExist(err) {
+		t.Errorf("the seed directory was started in place: %v", err)
+	}
+}
+
+func mkdirOwned(t *testing.T, in *pgtest.Install, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Chown(dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeOwned(t *testing.T, in *pgtest.Install, file, content string) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Chown(file); err != nil {
+		t.Fatal(err)
+	}
 }
