@@ -69,6 +69,7 @@ var targets = []*target{
 		},
 		Build: buildEdge,
 	},
+	{Name: "seed-postgres", Ref: SeedRef, Inputs: seedInputs, Build: buildSeed},
 }
 
 func findTarget(name string) *target {
