@@ -32,6 +32,7 @@ const (
 	pgShare   = "/usr/share/postgresql/" + pgMajor
 	zoneinfo  = "/usr/share/zoneinfo" // Debian builds PostgreSQL --with-system-tzdata
 	busybox   = "/bin/busybox"        // Debian's busybox-static
+	cLocale   = "/usr/lib/locale/C.utf8"
 	seedData  = "/seed/data"
 	seedPGDir = "/var/lib/postgresql"
 )
@@ -44,6 +45,9 @@ func seedInputs(b *builder, h *hasher) error {
 		if err := h.tree(d); err != nil {
 			return err
 		}
+	}
+	if err := h.tree(cLocale); err != nil {
+		return err
 	}
 	return h.file(busybox)
 }
@@ -73,6 +77,13 @@ func buildSeed(b *builder) (v1.Image, error) {
 		return nil, err
 	}
 	base = append(base, tz...)
+	// initdb --locale=C.UTF-8 (build-datadir.sh): glibc does not build that
+	// locale in; Debian's libc-bin ships it here.
+	loc, err := imagebuild.HostTree(cLocale, cLocale, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	base = append(base, loc...)
 	base = append(base,
 		imagebuild.Dir(seedPGDir, 0o755, postgresID, postgresID),
 		imagebuild.Dir("/var/run/postgresql", fs.ModeSetgid|0o775, postgresID, postgresID),
