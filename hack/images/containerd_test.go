@@ -112,6 +112,32 @@ func (c *testContainerd) ctr(ctx context.Context, args ...string) (string, error
 	return out.String(), nil
 }
 
+// remove stops container id (SIGINT, up to 5 s, then SIGKILL via rm -f)
+// and deletes it.
+func (c *testContainerd) remove(id string) {
+	ctx := context.Background()
+	c.ctr(ctx, "tasks", "kill", "--signal", "SIGINT", id)
+	for i := 0; i < 20 && c.taskRunning(id); i++ {
+		time.Sleep(250 * time.Millisecond)
+	}
+	c.ctr(ctx, "tasks", "rm", "-f", id)
+	c.ctr(ctx, "containers", "rm", id)
+}
+
+// taskRunning reports whether `ctr tasks ls` lists id as RUNNING.
+func (c *testContainerd) taskRunning(id string) bool {
+	out, err := c.ctr(context.Background(), "tasks", "ls")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == id {
+			return f[2] == "RUNNING"
+		}
+	}
+	return false
+}
+
 // buildTargets builds the named targets into a fresh directory.
 func buildTargets(t *testing.T, names ...string) string {
 	t.Helper()

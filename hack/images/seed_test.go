@@ -289,41 +289,13 @@ func TestSeedImageRuns(t *testing.T) {
 	if _, err := c.ctr(ctx, "images", "import", file); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-	const password = "it's-a-secret"
 	const id = "seed-test"
-	if _, err := c.ctr(ctx, "run", "-d", "--net-host", "--env", "POSTGRES_PASSWORD="+password,
-		SeedRef, id, "/usr/local/bin/seed-entrypoint.sh", "-c", "port="+strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c.ctr(context.Background(), "tasks", "kill", "--signal", "SIGINT", id)
-		time.Sleep(2 * time.Second)
-		c.ctr(context.Background(), "tasks", "rm", "-f", id)
-		c.ctr(context.Background(), "containers", "rm", id)
-	})
-	env := []string{"PGHOST=127.0.0.1", "PGPORT=" + strconv.Itoa(port), "PGUSER=postgres", "PGDATABASE=app",
-		"PGPASSWORD=" + password, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=5"}
+	env := runSeedContainer(ctx, t, c, id)
 	psql := func(sql string) (string, error) {
 		cmd := exec.CommandContext(ctx, pgBinDir+"/psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql)
 		cmd.Env = append(os.Environ(), env...)
 		out, err := cmd.CombinedOutput()
 		return strings.TrimSpace(string(out)), err
-	}
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		out, err := psql("SELECT count(*) FROM customers")
-		if err == nil {
-			if out != "5" {
-				t.Fatalf("customers: %q, want 5", out)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			tasks, _ := c.ctr(ctx, "tasks", "ls")
-			t.Fatalf("the seed image never served: %v: %s\ntasks: %s", err, out, tasks)
-		}
-		time.Sleep(500 * time.Millisecond)
 	}
 	exec := func(args ...string) string {
 		t.Helper()
@@ -360,4 +332,37 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// runSeedContainer runs the imported seed image as container id on the
+// host network, waits until it serves the seed over TCP, and returns libpq
+// environment entries that connect to it.
+func runSeedContainer(ctx context.Context, t *testing.T, c *testContainerd, id string) []string {
+	t.Helper()
+	port := freePort(t)
+	const password = "it's-a-secret"
+	if _, err := c.ctr(ctx, "run", "-d", "--net-host", "--env", "POSTGRES_PASSWORD="+password,
+		SeedRef, id, "/usr/local/bin/seed-entrypoint.sh", "-c", "port="+strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.remove(id) })
+	env := []string{"PGHOST=127.0.0.1", "PGPORT=" + strconv.Itoa(port), "PGUSER=postgres", "PGDATABASE=app",
+		"PGPASSWORD=" + password, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=5"}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		cmd := exec.CommandContext(ctx, pgBinDir+"/psql", "-X", "-A", "-t", "-c", "SELECT count(*) FROM customers")
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			if got := strings.TrimSpace(string(out)); got != "5" {
+				t.Fatalf("customers: %q, want 5", got)
+			}
+			return env
+		}
+		if time.Now().After(deadline) {
+			tasks, _ := c.ctr(ctx, "tasks", "ls")
+			t.Fatalf("the seed image never served: %v: %s\ntasks: %s", err, out, tasks)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

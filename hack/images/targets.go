@@ -16,6 +16,8 @@ const (
 	PauseRef = "registry.k8s.io/pause:3.6"
 	// GeneratorRef is the generator built from ./cmd/generator.
 	GeneratorRef = "preview-generator.local/generator:dev"
+	// SampleAppRef is examples/sample-app with a busybox shell.
+	SampleAppRef = "preview-generator.local/sample-app:dev"
 	// EdgeRef is oauth2-proxy, built from the Go module proxy.
 	EdgeRef = "preview-generator.local/edge:v7.15.6"
 	// EdgeModule and EdgeVersion pin the oauth2-proxy build.
@@ -60,6 +62,19 @@ var targets = []*target{
 			return h.file(caCerts)
 		},
 		Build: buildGenerator,
+	},
+	{
+		Name: "sample-app", Ref: SampleAppRef,
+		Inputs: func(b *builder, h *hasher) error {
+			if err := b.goInputs(h, b.repo, "./examples/sample-app"); err != nil {
+				return err
+			}
+			if err := h.file(busybox); err != nil {
+				return err
+			}
+			return h.file(caCerts)
+		},
+		Build: buildSampleApp,
 	},
 	{
 		Name: "edge", Ref: EdgeRef,
@@ -123,6 +138,35 @@ func buildGenerator(b *builder) (v1.Image, error) {
 	return singleBinary(b, bin, "/generator", imagebuild.Config{
 		Entrypoint:   []string{"/generator"},
 		Cmd:          []string{"serve"},
+		ExposedPorts: []string{"8080/tcp"},
+	})
+}
+
+// buildSampleApp is the sample app plus busybox: the preview manifests run
+// its migrate command through `sh -c`.
+func buildSampleApp(b *builder) (v1.Image, error) {
+	bin, err := b.goBuild(b.repo, "./examples/sample-app", "sample-app")
+	if err != nil {
+		return nil, err
+	}
+	base := baseEntries()
+	bb, err := busyboxEntries()
+	if err != nil {
+		return nil, err
+	}
+	l1, err := b.layer(append(base, bb...))
+	if err != nil {
+		return nil, err
+	}
+	l2, err := b.layer([]imagebuild.Entry{imagebuild.HostFile("/usr/local/bin/sample-app", 0o755, bin)})
+	if err != nil {
+		return nil, err
+	}
+	return imagebuild.Image([]v1.Layer{l1, l2}, imagebuild.Config{
+		Entrypoint:   []string{"/usr/local/bin/sample-app"},
+		Cmd:          []string{"serve"},
+		Env:          []string{"PATH=/usr/local/bin:/usr/bin:/bin", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt", "PORT=8080"},
+		User:         fmt.Sprintf("%d:%d", nonrootID, nonrootID),
 		ExposedPorts: []string{"8080/tcp"},
 	})
 }
