@@ -208,6 +208,18 @@ func TestPauseImports(t *testing.T) {
 	}
 }
 
+// smokeTests are commands that each image runs to completion.
+var smokeTests = map[string]struct {
+	args []string
+	want string
+}{
+	"pause":         {[]string{"/pause", "-v"}, "pause"},
+	"generator":     {[]string{"/generator", "version"}, "preview-generator"},
+	"edge":          {[]string{"/bin/oauth2-proxy", "--version"}, EdgeVersion},
+	"sample-app":    {[]string{"/bin/sh", "-c", "id -u; sample-app frobnicate || true"}, "unknown command"},
+	"seed-postgres": {[]string{"/bin/sh", "-c", "id -u; postgres --version; psql --version"}, "PostgreSQL) 15."},
+}
+
 // TestImportAll imports every tarball in $PREVIEW_IMAGES_DIR (built by
 // `images -out DIR all`) into a private containerd, which unpacks each into
 // its overlayfs snapshotter, and checks each image's name and user.
@@ -238,6 +250,16 @@ func TestImportAll(t *testing.T) {
 			}
 			if _, err := c.ctr(ctx, "images", "check", "name=="+tg.Ref); err != nil {
 				t.Fatal(err)
+			}
+			// Each image's program runs: a version or usage line.
+			if smoke, ok := smokeTests[tg.Name]; ok {
+				out, err := c.ctr(ctx, append([]string{"run", "--rm", tg.Ref, "smoke-" + tg.Name}, smoke.args...)...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(out, smoke.want) {
+					t.Errorf("%q: want %q in %q", smoke.args, smoke.want, out)
+				}
 			}
 		})
 	}
