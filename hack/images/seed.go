@@ -86,6 +86,8 @@ func buildSeed(b *builder) (v1.Image, error) {
 	base = append(base, loc...)
 	base = append(base,
 		imagebuild.Dir(seedPGDir, 0o755, postgresID, postgresID),
+		// Empty, as in the Dockerfile's base image: the default PGDATA.
+		imagebuild.Dir(seedPGDir+"/data", 0o700, postgresID, postgresID),
 		imagebuild.Dir("/var/run/postgresql", fs.ModeSetgid|0o775, postgresID, postgresID),
 	)
 

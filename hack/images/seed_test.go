@@ -366,3 +366,95 @@ func runSeedContainer(ctx context.Context, t *testing.T, c *testContainerd, id s
 		time.Sleep(500 * time.Millisecond)
 	}
 }
+
+// TestSeedImagePodLayout runs the seed image the way the db component
+// should: read-only root filesystem, an empty world-writable volume (like
+// an emptyDir) at /srv/pgdata with PGDATA=/srv/pgdata/data, and writable
+// /var/run/postgresql and /tmp. The entrypoint fills the volume from the
+// seed; a new container on the same volume keeps its data (a container
+// restart), and a new empty volume starts from the seed again (a database
+// reset).
+func TestSeedImagePodLayout(t *testing.T) {
+	newPGRunner(t)
+	c := startContainerd(t)
+	file := seedImage(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := c.ctr(ctx, "images", "import", file); err != nil {
+		t.Fatal(err)
+	}
+	const password = "pod-layout"
+	emptyDir := func() string {
+		d, err := os.MkdirTemp("", "emptydir-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(d) })
+		if err := os.Chmod(d, 0o777); err != nil { // as the kubelet makes an emptyDir
+			t.Fatal(err)
+		}
+		return d
+	}
+	n := 0
+	start := func(data string) []string {
+		t.Helper()
+		n++
+		id := fmt.Sprintf("pod-layout-%d", n)
+		port := freePort(t)
+		args := []string{"run", "-d", "--net-host", "--read-only",
+			"--mount", "type=bind,src=" + data + ",dst=/srv/pgdata,options=rbind:rw",
+			"--mount", "type=bind,src=" + emptyDir() + ",dst=/var/run/postgresql,options=rbind:rw",
+			"--mount", "type=bind,src=" + emptyDir() + ",dst=/tmp,options=rbind:rw",
+			"--env", "PGDATA=/srv/pgdata/data", "--env", "POSTGRES_PASSWORD=" + password,
+			SeedRef, id, "/usr/local/bin/seed-entrypoint.sh", "-c", "port=" + strconv.Itoa(port), "-c", "listen_addresses=127.0.0.1"}
+		if _, err := c.ctr(ctx, args...); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.remove(id) })
+		env := []string{"PGHOST=127.0.0.1", "PGPORT=" + strconv.Itoa(port), "PGUSER=postgres", "PGDATABASE=app",
+			"PGPASSWORD=" + password, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=5"}
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			cmd := exec.CommandContext(ctx, pgBinDir+"/psql", "-X", "-A", "-t", "-c", "SELECT 1")
+			cmd.Env = append(os.Environ(), env...)
+			out, err := cmd.CombinedOutput()
+			if err == nil {
+				return env
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never served: %v: %s", id, err, out)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	psql := func(env []string, sql string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, pgBinDir+"/psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", sql, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+
+	vol := emptyDir()
+	env := start(vol)
+	if got := psql(env, "SELECT count(*) FROM customers"); got != "5" {
+		t.Fatalf("customers %q, want 5", got)
+	}
+	psql(env, "INSERT INTO customers VALUES (6, 'new@example.com', 'New', 'DE', now())")
+	c.remove(fmt.Sprintf("pod-layout-%d", n))
+
+	env = start(vol) // same volume: a container restart
+	if got := psql(env, "SELECT count(*) FROM customers"); got != "6" {
+		t.Errorf("after a restart on the same volume: %q customers, want 6", got)
+	}
+	env = start(emptyDir()) // a new pod: the seed again
+	if got := psql(env, "SELECT count(*) FROM customers"); got != "5" {
+		t.Errorf("on a new volume: %q customers, want 5", got)
+	}
+	if info, err := os.Stat(filepath.Join(vol, "data")); err != nil || info.Mode().Perm() != 0o700 {
+		t.Errorf("PGDATA on the volume: %v, %v", info, err)
+	}
+}
