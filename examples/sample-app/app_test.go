@@ -89,8 +89,10 @@ func startDB(t *testing.T) *db {
 	if _, err := srv.Query(ctx, srv.SocketEnv("postgres"), "ALTER ROLE postgres PASSWORD '"+testPassword+"'"); err != nil {
 		t.Fatal(err)
 	}
+	// No sslmode, as kustomize/components/db writes DATABASE_URL: pgx's
+	// default ("prefer") falls back to plain TCP when the server has no TLS.
 	return &db{in: in, srv: srv, stage: baked.stage,
-		url: fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/app?sslmode=disable", testPassword, srv.Port)}
+		url: fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/app", testPassword, srv.Port)}
 }
 
 func (d *db) query(t *testing.T, sql string) string {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -173,7 +174,7 @@ func (b *builder) goInputs(h *hasher, dir, pkg string) error {
 }
 
 // hasher accumulates a target's inputs.
-type hasher struct{ w io.Writer }
+type hasher struct{ w hash.Hash }
 
 func newHasher() *hasher { return &hasher{w: sha256.New()} }
 
@@ -241,5 +242,5 @@ func (h *hasher) tree(dir string) error {
 }
 
 func (h *hasher) sum() string {
-	return hex.EncodeToString(h.w.(interface{ Sum([]byte) []byte }).Sum(nil))
+	return hex.EncodeToString(h.w.Sum(nil))
 }
