@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/preview-generator/preview-generator/internal/pgtest"
 )
@@ -86,9 +88,10 @@ func TestSeedVersions(t *testing.T) {
 	}
 }
 
-// TestMigrationsIdempotent applies the sample migrations twice with the
-// image's migrate.sh: the second run must succeed and change nothing.
-func TestMigrationsIdempotent(t *testing.T) {
+// TestMigrationsApplyOnce applies the sample migrations twice with the
+// image's migrate.sh: the first run applies every file and records it in
+// schema_migrations, the second applies none and changes nothing.
+func TestMigrationsApplyOnce(t *testing.T) {
 	t.Parallel()
 	in, stage, pgdata := bakedV1(t)
 	s := startCopy(t, in, pgdata, pgtest.Options{})
@@ -108,15 +111,18 @@ func TestMigrationsIdempotent(t *testing.T) {
 	}
 
 	var dumps []string
-	for run := 1; run <= 2; run++ {
+	for run, tc := range []struct{ applied, skipped int }{{4, 0}, {0, 4}} {
 		out, err := in.Run(ctx, env, "sh", filepath.Join(stage, "migrate.sh"), filepath.Join(stage, "migrations"))
 		if err != nil {
-			t.Fatalf("run %d: %v", run, err)
+			t.Fatalf("run %d: %v", run+1, err)
 		}
-		if got, want := strings.Count(out, "migrate.sh: applying "), 4; got != want {
-			t.Errorf("run %d applied %d files, want %d:\n%s", run, got, want, out)
+		if got := strings.Count(out, "migrate.sh: applying "); got != tc.applied {
+			t.Errorf("run %d applied %d files, want %d:\n%s", run+1, got, tc.applied, out)
 		}
-		t.Run("run"+strconv.Itoa(run), func(t *testing.T) { checkQueries(t, s, env, want) })
+		if got := strings.Count(out, "migrate.sh: already applied "); got != tc.skipped {
+			t.Errorf("run %d skipped %d files, want %d:\n%s", run+1, got, tc.skipped, out)
+		}
+		t.Run("run"+strconv.Itoa(run+1), func(t *testing.T) { checkQueries(t, s, env, want) })
 
 		// The whole database, schema and rows (applied_at included): run 2
 		// must leave it byte for byte as run 1 left it.
@@ -126,13 +132,106 @@ func TestMigrationsIdempotent(t *testing.T) {
 			dump, err = in.Run(ctx, env, "pg_dump", "--no-comments")
 		}
 		if err != nil {
-			t.Fatalf("run %d: %v", run, err)
+			t.Fatalf("run %d: %v", run+1, err)
 		}
 		dumps = append(dumps, dump)
 	}
 	if dumps[0] != dumps[1] {
 		t.Errorf("the second run changed the database:\n%s", firstDiff(dumps[0], dumps[1]))
 	}
+}
+
+// TestMigrateSkipsRecorded checks that migrate.sh trusts schema_migrations:
+// a version recorded there is not applied again even though its file is
+// not idempotent, and a file added later is applied on the next run.
+func TestMigrateSkipsRecorded(t *testing.T) {
+	t.Parallel()
+	in, stage, pgdata := bakedV1(t)
+	s := startCopy(t, in, pgdata, pgtest.Options{})
+	ctx := testContext(t)
+	env := s.SocketEnv("app")
+
+	dir := filepath.Join(in.TempDir(t), "migrations")
+	files := map[string]string{
+		// Not idempotent: a second application fails (duplicate table).
+		"0001_create.sql": "CREATE TABLE migrate_once (id int);\n",
+		"0002_insert.sql": "INSERT INTO migrate_once VALUES (1);\n",
+	}
+	write := func(name string) {
+		t.Helper()
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(files[name]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := in.Chown(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	migrate := func() string {
+		t.Helper()
+		out, err := in.Run(ctx, env, "sh", filepath.Join(stage, "migrate.sh"), dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	write("0001_create.sql")
+	if out := migrate(); !strings.Contains(out, "applying 0001_create.sql") {
+		t.Errorf("first run:\n%s", out)
+	}
+	write("0002_insert.sql")
+	out := migrate()
+	if !strings.Contains(out, "already applied 0001_create.sql") || !strings.Contains(out, "applying 0002_insert.sql") {
+		t.Errorf("second run:\n%s", out)
+	}
+	if out := migrate(); strings.Contains(out, "applying") {
+		t.Errorf("third run applied something:\n%s", out)
+	}
+	checkQueries(t, s, env, []queryCase{
+		{"rows", "SELECT count(*) FROM migrate_once", "1"},
+		{"versions", "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations", "0001,0002"},
+	})
+}
+
+// TestMigrateConcurrent starts four migrate.sh runs at once on a fresh
+// database: the advisory lock serialises them, so every file is applied
+// exactly once and no run fails.
+func TestMigrateConcurrent(t *testing.T) {
+	t.Parallel()
+	in, stage, pgdata := bakedV1(t)
+	s := startCopy(t, in, pgdata, pgtest.Options{})
+	ctx := testContext(t)
+	env := s.SocketEnv("app")
+
+	const runs = 4
+	outs := make([]string, runs)
+	errs := make([]error, runs)
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = in.Run(ctx, env, "sh", filepath.Join(stage, "migrate.sh"), filepath.Join(stage, "migrations"))
+		}()
+	}
+	wg.Wait()
+	applied := 0
+	for i := range runs {
+		if errs[i] != nil {
+			t.Errorf("run %d: %v", i, errs[i])
+		}
+		applied += strings.Count(outs[i], "migrate.sh: applying ")
+	}
+	if applied != 4 {
+		t.Errorf("%d applications in total, want 4 (each file once):\n%s", applied, strings.Join(outs, "\n---\n"))
+	}
+	checkQueries(t, s, env, []queryCase{
+		{"versions", "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations", "0001,0002,0003,0004"},
+		{"statuses", "SELECT count(*) FROM order_statuses", "3"},
+	})
 }
 
 // TestMigrateStopsAtFirstError checks that migrate.sh stops at a failing
@@ -166,6 +265,7 @@ func TestMigrateStopsAtFirstError(t *testing.T) {
 	}
 	checkQueries(t, s, env, []queryCase{
 		{"tables", "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE tablename LIKE 'migrate_test_%'", "migrate_test_first"},
+		{"versions", "SELECT string_agg(version, ',' ORDER BY version) FROM schema_migrations", "0001"},
 	})
 }
 
@@ -336,4 +436,137 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return "(no difference)"
+}
+
+// TestEntrypointCopiesSeed starts the entrypoint with the baked data
+// directory as SEED_DATA (the image's /seed/data) and PGDATA in various
+// states: the seed is copied when PGDATA holds no cluster, an interrupted
+// copy is redone, foreign files are refused, and an existing cluster is
+// used as it is.
+func TestEntrypointCopiesSeed(t *testing.T) {
+	t.Parallel()
+	in, stage, seed := bakedV1(t)
+	const password = "seed-copy-pw"
+	start := func(t *testing.T, dir, pgdata string) (*pgtest.Server, error) {
+		t.Helper()
+		return in.Start(testContext(t), pgdata, pgtest.Options{
+			Command:   []string{"sh", filepath.Join(stage, "entrypoint.sh")},
+			Env:       []string{"POSTGRES_PASSWORD=" + password, "PGDATA=" + pgdata, "SEED_DATA=" + seed},
+			SocketDir: dir,
+		})
+	}
+	for _, tc := range []struct {
+		name    string
+		prepare func(t *testing.T, pgdata string) // nil: PGDATA does not exist
+		refused bool
+	}{
+		{name: "missing"},
+		{name: "empty", prepare: func(t *testing.T, pgdata string) { mkdirOwned(t, in, pgdata) }},
+		{name: "interrupted copy", prepare: func(t *testing.T, pgdata string) {
+			mkdirOwned(t, in, pgdata)
+			writeOwned(t, in, filepath.Join(pgdata, ".seed-copying"), "")
+			writeOwned(t, in, filepath.Join(pgdata, "postgresql.conf"), "half a file")
+		}},
+		{name: "foreign files", refused: true, prepare: func(t *testing.T, pgdata string) {
+			mkdirOwned(t, in, pgdata)
+			writeOwned(t, in, filepath.Join(pgdata, "notes.txt"), "not a cluster")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := in.TempDir(t)
+			pgdata := filepath.Join(dir, "data")
+			if tc.prepare != nil {
+				tc.prepare(t, pgdata)
+			}
+			s, err := start(t, dir, pgdata)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := testContext(t)
+			if tc.refused {
+				deadline := time.Now().Add(time.Minute)
+				for {
+					if done, _ := s.Exited(); done {
+						break
+					}
+					if time.Now().After(deadline) {
+						_ = s.Stop()
+						t.Fatal("the entrypoint started on a non-empty PGDATA")
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				if _, err := s.Exited(); err == nil {
+					t.Error("the entrypoint exited 0")
+				}
+				if !strings.Contains(s.LogTail(), "refusing to copy the seed") {
+					t.Errorf("log: %s", s.LogTail())
+				}
+				if _, err := os.Stat(filepath.Join(pgdata, "notes.txt")); err != nil {
+					t.Errorf("the foreign file is gone: %v", err)
+				}
+				return
+			}
+			if err := s.WaitReady(ctx); err != nil {
+				_ = s.Stop()
+				t.Fatal(err)
+			}
+			env := s.TCPEnv("app", password)
+			checkQueries(t, s, env, []queryCase{{"customers", "SELECT count(*) FROM customers", "5"}})
+			if _, err := os.Stat(filepath.Join(pgdata, ".seed-copying")); !os.IsNotExist(err) {
+				t.Errorf("marker left behind: %v", err)
+			}
+			if _, err := s.Query(ctx, env, "INSERT INTO customers VALUES (99, 'x@example.com', 'X', 'DE', now())"); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Stop(); err != nil {
+				t.Fatal(err)
+			}
+
+			// A restart keeps the cluster: no second copy.
+			s, err = start(t, dir, pgdata)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := s.Stop(); err != nil {
+					t.Error(err)
+				}
+			}()
+			if err := s.WaitReady(ctx); err != nil {
+				t.Fatal(err)
+			}
+			checkQueries(t, s, s.TCPEnv("app", password), []queryCase{{"customers after restart", "SELECT count(*) FROM customers", "6"}})
+			log, err := os.ReadFile(filepath.Join(dir, "postgres.log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(string(log), "copying the seed"); n != 1 {
+				t.Errorf("the seed was copied %d times, want once:\n%s", n, log)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(seed, "postmaster.pid")); !os.IsNotExist(err) {
+		t.Errorf("the seed directory was started in place: %v", err)
+	}
+}
+
+func mkdirOwned(t *testing.T, in *pgtest.Install, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Chown(dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeOwned(t *testing.T, in *pgtest.Install, file, content string) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Chown(file); err != nil {
+		t.Fatal(err)
+	}
 }

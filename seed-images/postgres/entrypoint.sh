@@ -1,10 +1,17 @@
 #!/bin/sh
 # entrypoint.sh [postgres options...] | [command args...]
 #
-# Starts the seed cluster baked into the image at $PGDATA after setting the
-# password of the superuser "postgres" from $POSTGRES_PASSWORD. The image
-# holds no password: until this has run, no TCP client can log in (SCRAM
-# with no stored secret always fails).
+# Starts the seed cluster after setting the password of the superuser
+# "postgres" from $POSTGRES_PASSWORD. The image holds no password: until
+# this has run, no TCP client can log in (SCRAM with no stored secret always
+# fails).
+#
+# The seed's data directory is baked at $SEED_DATA (default /seed/data),
+# outside any VOLUME path. When $PGDATA (default /var/lib/postgresql/data)
+# holds no cluster yet, the seed is copied there first: PG_VERSION last, so
+# an interrupted copy is never taken for a cluster, and a marker file lets
+# the next start redo it. A $PGDATA that already holds a cluster (a
+# persistent volume, a restarted container) is used as it is.
 #
 # 1. postgres runs once in single-user mode (no socket, no TCP listener) and
 #    executes ALTER ROLE read from a pipe, so the password never appears on
@@ -21,6 +28,7 @@ if [ "$#" -gt 0 ] && [ "${1#-}" = "$1" ]; then
 fi
 
 : "${PGDATA:=/var/lib/postgresql/data}"
+: "${SEED_DATA:=/seed/data}"
 if [ "$(id -u)" = 0 ]; then
 	echo "entrypoint: refusing to run as root; run the image as uid 999 (postgres)" >&2
 	exit 1
@@ -37,8 +45,25 @@ case $POSTGRES_PASSWORD in
 	;;
 esac
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-	echo "entrypoint: no cluster in $PGDATA (is a volume mounted over the baked data?)" >&2
-	exit 1
+	if [ ! -s "$SEED_DATA/PG_VERSION" ]; then
+		echo "entrypoint: no cluster in $PGDATA and no seed in $SEED_DATA" >&2
+		exit 1
+	fi
+	mkdir -p "$PGDATA"
+	if [ -n "$(ls -A "$PGDATA")" ] && [ ! -e "$PGDATA/.seed-copying" ]; then
+		echo "entrypoint: $PGDATA is not empty but holds no cluster; refusing to copy the seed over it" >&2
+		exit 1
+	fi
+	echo "entrypoint: copying the seed from $SEED_DATA to $PGDATA" >&2
+	: >"$PGDATA/.seed-copying"
+	find "$PGDATA" -mindepth 1 -maxdepth 1 ! -name .seed-copying -exec rm -rf {} +
+	for f in "$SEED_DATA"/* "$SEED_DATA"/.[!.]*; do
+		[ -e "$f" ] || continue
+		[ "$f" = "$SEED_DATA/PG_VERSION" ] && continue
+		cp -a "$f" "$PGDATA/"
+	done
+	cp -a "$SEED_DATA/PG_VERSION" "$PGDATA/PG_VERSION"
+	rm -f "$PGDATA/.seed-copying"
 fi
 # COPY into an existing directory keeps that directory's mode; PostgreSQL
 # wants 0700 or 0750.
