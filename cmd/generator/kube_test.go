@@ -131,6 +131,11 @@ func TestDeployArgs(t *testing.T) {
 	if c.kubeConfig != want {
 		t.Errorf("deploy/ config = %+v, want %+v", c.kubeConfig, want)
 	}
+	// The source Secrets are in the Pod's namespace, where rbac.yaml's Role
+	// lets it read them.
+	if wantCreds := (credsConfig{true, "preview-system", "preview-auth-source", "preview-pull-source", time.Minute}); c.credsConfig != wantCreds {
+		t.Errorf("deploy/ namespace credentials = %+v, want %+v", c.credsConfig, wantCreds)
+	}
 }
 
 // replica is one `generator serve` running in-process.
