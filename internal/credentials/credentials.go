@@ -178,7 +178,7 @@ func New(cfg Config) (*Controller, error) {
 	}
 	core, err := corev1client.NewForConfig(rc)
 	if err != nil {
-		return nil, fmt.Errorf("Kubernetes client for Secrets and Namespaces: %w", err)
+		return nil, fmt.Errorf("building the client for Secrets and Namespaces: %w", err)
 	}
 	return &Controller{cfg: cfg, core: core}, nil
 }

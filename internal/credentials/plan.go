@@ -123,7 +123,7 @@ func plan(ns, name string, typ corev1.SecretType, data map[string][]byte, src so
 	}
 	if cur.Type != typ {
 		// The type is immutable; only a deletion can fix it.
-		return nil, opNone, fmt.Errorf("Secret %s/%s is of type %q, want %q: delete it and it is made again", ns, name, cur.Type, typ)
+		return nil, opNone, fmt.Errorf("the Secret %s/%s is of type %q, want %q: delete it and it is made again", ns, name, cur.Type, typ)
 	}
 	if maps.EqualFunc(cur.Data, data, bytes.Equal) && subset(labels, cur.Labels) && subset(annotations, cur.Annotations) {
 		return nil, opNone, nil
