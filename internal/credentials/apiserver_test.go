@@ -512,6 +512,26 @@ func TestNamespaceCredentialsOnAPIServer(t *testing.T) {
 		})
 	})
 
+	t.Run("pull secrets off", func(t *testing.T) {
+		h.putSource(credentials.DefaultPullSource, corev1.SecretTypeDockerConfigJson, map[string][]byte{corev1.DockerConfigJsonKey: []byte(dockerConfig)})
+		restD, writesD := countingConfig(cp.Config)
+		cfgD := cfg
+		cfgD.REST, cfgD.Metrics, cfgD.NoPull = restD, newRecorder(), true
+		stopD := start(t, cfgD)
+		defer stopD()
+		const fresh = "backend-pr-15-58d661"
+		answers.Served("backend-previews", []string{fresh})
+		h.createNamespace(fresh, true)
+		waitFor(t, 2*time.Second, "preview-auth with pull secrets off", hasAuth(h, fresh, htpasswd))
+		time.Sleep(500 * time.Millisecond)
+		if s := h.secret(fresh, credentials.PullSecret); s != nil {
+			t.Errorf("preview-pull written with pull secrets off")
+		}
+		if got := writesD.requests(0); len(got) != 1 || !strings.HasSuffix(got[0], "/namespaces/"+fresh+"/secrets") {
+			t.Errorf("writes = %v, want the one creating preview-auth in %s", got, fresh)
+		}
+	})
+
 	if !bytes.Equal([]byte(h.secret(foreign, credentials.AuthSecret).Data["htpasswd"]), []byte("someone:else\n")) {
 		t.Error("the foreign preview-auth changed by the end")
 	}
