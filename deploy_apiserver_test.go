@@ -19,6 +19,7 @@ import (
 	authzclient "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
 
+	"github.com/preview-generator/preview-generator/internal/credentials"
 	"github.com/preview-generator/preview-generator/internal/kubetest"
 	"github.com/preview-generator/preview-generator/internal/leader"
 	"github.com/preview-generator/preview-generator/internal/pr"
@@ -76,12 +77,13 @@ func without(a, b []string) []string {
 }
 
 // TestDeployRBACOnAPIServer applies deploy/ to a real kube-apiserver and
-// acts as its ServiceAccount (impersonated, so RBAC decides): the Refresher,
-// the leader election and the leader's Pod labels work with the shipped
-// Roles, every neighbouring
-// request is forbidden, and the account's rules, less those every
-// ServiceAccount has, are exactly the two Roles' in their namespaces and
-// nothing anywhere else.
+// acts as its ServiceAccount (impersonated, so RBAC and admission decide):
+// the Refresher, the leader election, the leader's Pod labels and the
+// namespace credentials work with the shipped Roles and ClusterRole, every
+// neighbouring request is forbidden, every Secret write RBAC allows but
+// the feature never makes is refused by the admission policy, and the
+// account's rules, less those every ServiceAccount has, are exactly the
+// Roles' in their namespaces plus the credentials' ClusterRole everywhere.
 func TestDeployRBACOnAPIServer(t *testing.T) {
 	cp := kubetest.Start(t)
 	cp.InstallArgoCDCRDs(t)
@@ -184,6 +186,82 @@ func TestDeployRBACOnAPIServer(t *testing.T) {
 		t.Errorf("Mark as the ServiceAccount: %v", err)
 	}
 
+	// So do the namespace credentials: copies written, restored, a foreign
+	// Secret left alone.
+	const previewNS, foreignNS, idleNS = "backend-pr-1-58d661", "backend-pr-12-58d661", "payments-pr-42-1a2b3c"
+	cp.Apply(t, []byte(`apiVersion: v1
+kind: Secret
+metadata: {name: preview-auth-source, namespace: preview-system}
+stringData: {htpasswd: "reviewer:$2y$05$abc\n"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: preview-pull-source, namespace: preview-system}
+type: kubernetes.io/dockerconfigjson
+stringData: {.dockerconfigjson: '{"auths":{}}'}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: `+previewNS+`, labels: {app.kubernetes.io/managed-by: preview-generator}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: `+foreignNS+`, labels: {app.kubernetes.io/managed-by: preview-generator}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: `+idleNS+`, labels: {app.kubernetes.io/managed-by: preview-generator}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: preview-auth, namespace: `+foreignNS+`, labels: {app.kubernetes.io/managed-by: preview-generator}}
+stringData: {htpasswd: "someone:else\n"}
+`))
+	secrets := cp.Dynamic().Resource(schema.GroupVersionResource{Version: "v1", Resource: "secrets"})
+	answers := credentials.NewAnswers(nil)
+	answers.Served("backend-previews", []string{previewNS, foreignNS})
+	creds, err := credentials.New(credentials.Config{REST: sa, Namespace: "preview-system", Live: answers, Resync: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	credsCtx, stopCreds := context.WithCancel(ctx)
+	credsDone := make(chan error, 1)
+	go func() { credsDone <- creds.Run(credsCtx) }()
+	htpasswdOf := func(ns, name string) string {
+		o, err := secrets.Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return ""
+		}
+		v, _, _ := unstructured.NestedString(o.Object, "data", "htpasswd")
+		return v
+	}
+	await := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("as the ServiceAccount: %s: not after 10s", what)
+			}
+		}
+	}
+	want := "cmV2aWV3ZXI6JDJ5JDA1JGFiYwo=" // base64 of the source's htpasswd
+	await("preview-auth written", func() bool { return htpasswdOf(previewNS, "preview-auth") == want })
+	await("preview-pull written", func() bool {
+		_, err := secrets.Namespace(previewNS).Get(ctx, "preview-pull", metav1.GetOptions{})
+		return err == nil
+	})
+	if _, err := secrets.Namespace(previewNS).Patch(ctx, "preview-auth", types.MergePatchType, []byte(`{"data":{"htpasswd":"eDp5Cg=="}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	await("a changed copy restored (update)", func() bool { return htpasswdOf(previewNS, "preview-auth") == want })
+	time.Sleep(500 * time.Millisecond)
+	if got := htpasswdOf(foreignNS, "preview-auth"); got != "c29tZW9uZTplbHNlCg==" {
+		t.Errorf("the foreign preview-auth changed: htpasswd %q", got)
+	}
+	stopCreds()
+	if err := <-credsDone; err != nil {
+		t.Fatal(err)
+	}
+
 	// Nothing next to it.
 	dyn, err := dynamic.NewForConfig(sa)
 	if err != nil {
@@ -277,9 +355,86 @@ func TestDeployRBACOnAPIServer(t *testing.T) {
 			_, err := gvr("", "v1", "pods").Namespace("argocd").List(ctx, metav1.ListOptions{})
 			return err
 		}},
+		{"read a copy (no get: the cache has it)", func() error {
+			_, err := gvr("", "v1", "secrets").Namespace(previewNS).Get(ctx, "preview-auth", metav1.GetOptions{})
+			return err
+		}},
+		{"list every Secret of a preview namespace", func() error {
+			_, err := gvr("", "v1", "secrets").Namespace(previewNS).List(ctx, metav1.ListOptions{})
+			return err
+		}},
+		{"watch every Secret", func() error {
+			w, err := gvr("", "v1", "secrets").Watch(ctx, metav1.ListOptions{})
+			if err == nil {
+				w.Stop()
+			}
+			return err
+		}},
+		{"list another Secret by name in its own namespace", func() error {
+			_, err := gvr("", "v1", "secrets").Namespace("preview-system").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=preview-generator"})
+			return err
+		}},
+		{"delete a copy", func() error {
+			return gvr("", "v1", "secrets").Namespace(previewNS).Delete(ctx, "preview-pull", metav1.DeleteOptions{})
+		}},
+		{"patch a copy", func() error {
+			_, err := gvr("", "v1", "secrets").Namespace(previewNS).Patch(ctx, "preview-auth", types.MergePatchType, merge, metav1.PatchOptions{})
+			return err
+		}},
+		{"update a Secret of another name", func() error {
+			_, err := gvr("", "v1", "secrets").Namespace("preview-system").Update(ctx, secretObj("preview-system", "preview-auth-source", "Opaque", true), metav1.UpdateOptions{})
+			return err
+		}},
+		{"label a namespace", func() error {
+			_, err := gvr("", "v1", "namespaces").Patch(ctx, "team", types.MergePatchType, []byte(`{"metadata":{"labels":{"app.kubernetes.io/managed-by":"preview-generator"}}}`), metav1.PatchOptions{})
+			return err
+		}},
 	} {
 		if err := tc.do(); !apierrors.IsForbidden(err) {
 			t.Errorf("%s as the ServiceAccount: err = %v, want Forbidden", tc.name, err)
+		}
+	}
+
+	// What RBAC allows but the admission policy refuses: every Secret write
+	// that is not a copy in a preview namespace.
+	for _, tc := range []struct {
+		name string
+		do   func() error
+	}{
+		{"create a Secret of another name in a preview namespace", func() error {
+			_, err := gvr("", "v1", "secrets").Namespace(previewNS).Create(ctx, secretObj(previewNS, "other", "Opaque", true), metav1.CreateOptions{})
+			return err
+		}},
+		{"create preview-auth in a namespace without the label", func() error {
+			_, err := gvr("", "v1", "secrets").Namespace("team").Create(ctx, secretObj("team", "preview-auth", "Opaque", true), metav1.CreateOptions{})
+			return err
+		}},
+		{"create preview-auth in argocd", func() error {
+			_, err := gvr("", "v1", "secrets").Namespace("argocd").Create(ctx, secretObj("argocd", "preview-auth", "Opaque", true), metav1.CreateOptions{})
+			return err
+		}},
+		{"create a ServiceAccount token named preview-pull", func() error {
+			o := secretObj(idleNS, "preview-pull", "kubernetes.io/service-account-token", true)
+			o.SetAnnotations(map[string]string{"kubernetes.io/service-account.name": "default"})
+			_, err := gvr("", "v1", "secrets").Namespace(idleNS).Create(ctx, o, metav1.CreateOptions{})
+			return err
+		}},
+		{"create a copy without the copied-from label", func() error {
+			_, err := gvr("", "v1", "secrets").Namespace(idleNS).Create(ctx, secretObj(idleNS, "preview-pull", "kubernetes.io/dockerconfigjson", false), metav1.CreateOptions{})
+			return err
+		}},
+		{"take over a foreign preview-auth", func() error {
+			o, err := secrets.Namespace(foreignNS).Get(ctx, "preview-auth", metav1.GetOptions{})
+			if err != nil {
+				return fmt.Errorf("admin get: %w", err)
+			}
+			o.SetLabels(map[string]string{credentials.ManagedByLabel: credentials.ManagedBy, credentials.CopiedFromLabel: "preview-auth-source"})
+			_, err = gvr("", "v1", "secrets").Namespace(foreignNS).Update(ctx, o, metav1.UpdateOptions{})
+			return err
+		}},
+	} {
+		if err := tc.do(); !apierrors.IsForbidden(err) && !apierrors.IsInvalid(err) {
+			t.Errorf("%s as the ServiceAccount: err = %v, want a denial by the admission policy", tc.name, err)
 		}
 	}
 
@@ -287,20 +442,46 @@ func TestDeployRBACOnAPIServer(t *testing.T) {
 	// without bindings.
 	cp.Apply(t, []byte("apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: nobody, namespace: preview-system}\n"))
 	nobody := cp.AsServiceAccount("preview-system", "nobody")
+	// The namespace credentials' ClusterRole, in every namespace.
+	clusterWide := []string{
+		"create /secrets", "list /namespaces", "list /secrets preview-auth,preview-pull",
+		"update /secrets preview-auth,preview-pull", "watch /namespaces", "watch /secrets preview-auth,preview-pull",
+	}
 	for ns, want := range map[string][]string{
-		"argocd": {
+		"argocd": slices.Concat(clusterWide, []string{
 			"get argoproj.io/applicationsets", "list argoproj.io/applicationsets",
 			"patch argoproj.io/applicationsets", "watch argoproj.io/applicationsets",
-		},
-		"preview-system": {
+		}),
+		"preview-system": slices.Concat(clusterWide, []string{
 			"create coordination.k8s.io/leases", "get /pods", "get coordination.k8s.io/leases",
-			"list /pods", "patch /pods", "update coordination.k8s.io/leases",
-		},
-		"team":    nil,
-		"default": nil,
+			"list /pods", "list /secrets preview-auth-source,preview-pull-source", "patch /pods",
+			"update coordination.k8s.io/leases", "watch /secrets preview-auth-source,preview-pull-source",
+		}),
+		"team":    clusterWide,
+		"default": clusterWide,
 	} {
+		slices.Sort(want)
 		if got := without(rulesOf(t, sa, ns), rulesOf(t, nobody, ns)); !slices.Equal(got, want) {
 			t.Errorf("in %s the ServiceAccount may also %q, want exactly %q", ns, got, want)
 		}
 	}
+}
+
+// secretObj is a Secret to write as the ServiceAccount; copy adds the
+// label of a namespace credentials copy.
+func secretObj(namespace, name, typ string, copy bool) *unstructured.Unstructured {
+	o := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Secret", "type": typ,
+		"metadata": map[string]any{"namespace": namespace, "name": name},
+		"data":     map[string]any{},
+	}}
+	labels := map[string]string{credentials.ManagedByLabel: credentials.ManagedBy}
+	if copy {
+		labels[credentials.CopiedFromLabel] = "preview-auth-source"
+	}
+	if typ == "kubernetes.io/dockerconfigjson" {
+		o.Object["data"] = map[string]any{".dockerconfigjson": "e30="}
+	}
+	o.SetLabels(labels)
+	return o
 }

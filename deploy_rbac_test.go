@@ -3,26 +3,46 @@ package previewgenerator_test
 import (
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 
+	"github.com/preview-generator/preview-generator/internal/credentials"
 	"github.com/preview-generator/preview-generator/internal/leader"
 	"github.com/preview-generator/preview-generator/internal/render"
 )
 
 // rbacRule is one PolicyRule, its lists sorted.
 type rbacRule struct {
-	APIGroups, Resources, Verbs []string
+	APIGroups, Resources, ResourceNames, Verbs []string
 }
 
 // wantRoles are every Role deploy/ may hold, by namespace/name, with
 // exactly these rules: the ApplicationSets in Argo CD's namespace
 // (internal/refresh); the Lease and the leader label on Pods in the
-// generator's own (internal/leader).
+// generator's own (internal/leader); the namespace credentials' two
+// source Secrets, by name, in the generator's own (internal/credentials).
+// The ClusterRole "/preview-generator-credentials" is the namespace
+// credentials' one cluster-wide grant: Namespaces to watch, Secrets to
+// create (RBAC cannot narrow create by name) and the two copies by name.
 var wantRoles = map[string][]rbacRule{
+	"preview-system/preview-generator-credentials-sources": {{
+		APIGroups: []string{""}, Resources: []string{"secrets"},
+		ResourceNames: []string{credentials.DefaultAuthSource, credentials.DefaultPullSource},
+		Verbs:         []string{"list", "watch"},
+	}},
+	"/preview-generator-credentials": {{
+		APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list", "watch"},
+	}, {
+		APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"},
+	}, {
+		APIGroups: []string{""}, Resources: []string{"secrets"},
+		ResourceNames: []string{credentials.AuthSecret, credentials.PullSecret},
+		Verbs:         []string{"list", "update", "watch"},
+	}},
 	"argocd/preview-generator-applicationsets": {{
 		APIGroups: []string{"argoproj.io"}, Resources: []string{"applicationsets"},
 		Verbs: []string{"get", "list", "patch", "watch"},
@@ -56,9 +76,11 @@ func sortedStrings(t *testing.T, m map[string]any, field string) []string {
 }
 
 // TestDeployRBAC checks that deploy/ grants exactly wantRoles to the
-// generator's ServiceAccount and nothing else: no cluster-wide objects,
-// no wildcards, no resource it does not use; and that the Deployment's
-// flags point at the namespaces the Roles are in.
+// generator's ServiceAccount and nothing else: no cluster-wide grant but
+// the namespace credentials' ClusterRole, no wildcards, no resource it
+// does not use; that the admission policy narrowing that ClusterRole
+// names the ServiceAccount; and that the Deployment's flags point at the
+// namespaces the Roles are in and the Secrets they name.
 func TestDeployRBAC(t *testing.T) {
 	t.Parallel()
 	res := renderDeploy(t)
@@ -67,30 +89,28 @@ func TestDeployRBAC(t *testing.T) {
 	for _, o := range res.Objects {
 		key := o.GetNamespace() + "/" + o.GetName()
 		switch o.GetKind() {
-		case "ClusterRole", "ClusterRoleBinding":
-			t.Errorf("%s %s: deploy/ grants nothing cluster-wide", o.GetKind(), o.GetName())
-		case "Role":
+		case "Role", "ClusterRole":
 			rules, _, _ := unstructured.NestedSlice(o.Object, "rules")
 			for _, r := range rules {
 				m := r.(map[string]any)
 				for k := range m {
-					if k != "apiGroups" && k != "resources" && k != "verbs" {
-						t.Errorf("Role %s: rule field %q (resourceNames, nonResourceURLs) not expected", key, k)
+					if k != "apiGroups" && k != "resources" && k != "resourceNames" && k != "verbs" {
+						t.Errorf("%s %s: rule field %q (nonResourceURLs) not expected", o.GetKind(), key, k)
 					}
 				}
-				rule := rbacRule{sortedStrings(t, m, "apiGroups"), sortedStrings(t, m, "resources"), sortedStrings(t, m, "verbs")}
-				for _, list := range [][]string{rule.APIGroups, rule.Resources, rule.Verbs} {
+				rule := rbacRule{sortedStrings(t, m, "apiGroups"), sortedStrings(t, m, "resources"), sortedStrings(t, m, "resourceNames"), sortedStrings(t, m, "verbs")}
+				for _, list := range [][]string{rule.APIGroups, rule.Resources, rule.ResourceNames, rule.Verbs} {
 					if slices.Contains(list, "*") {
 						t.Errorf("Role %s: wildcard in %v", key, rule)
 					}
 				}
 				roles[key] = append(roles[key], rule)
 			}
-		case "RoleBinding":
+		case "RoleBinding", "ClusterRoleBinding":
 			bindings[key] = true
 			ref, _, _ := unstructured.NestedStringMap(o.Object, "roleRef")
-			if ref["kind"] != "Role" || ref["apiGroup"] != "rbac.authorization.k8s.io" {
-				t.Errorf("RoleBinding %s: roleRef %v, want a Role of its namespace", key, ref)
+			if want := strings.TrimSuffix(o.GetKind(), "Binding"); ref["kind"] != want || ref["apiGroup"] != "rbac.authorization.k8s.io" {
+				t.Errorf("%s %s: roleRef %v, want a %s of its namespace", o.GetKind(), key, ref, want)
 			}
 			if _, ok := wantRoles[o.GetNamespace()+"/"+ref["name"]]; !ok {
 				t.Errorf("RoleBinding %s binds %q, not one of the expected Roles", key, ref["name"])
@@ -110,6 +130,19 @@ func TestDeployRBAC(t *testing.T) {
 			t.Errorf("no RoleBinding %s", key)
 		}
 	}
+	// The admission policy that narrows the ClusterRole's Secret writes
+	// names the ServiceAccount as the kustomization places it, and is
+	// bound to deny.
+	vap := findObj(res, "ValidatingAdmissionPolicy", "preview-generator-credentials")
+	conds, _, _ := unstructured.NestedSlice(vap.Object, "spec", "matchConditions")
+	if len(conds) != 1 || conds[0].(map[string]any)["expression"] != `request.userInfo.username == "system:serviceaccount:preview-system:preview-generator"` {
+		t.Errorf("ValidatingAdmissionPolicy matchConditions = %v, want the generator's ServiceAccount preview-system/preview-generator", conds)
+	}
+	vapb := findObj(res, "ValidatingAdmissionPolicyBinding", "preview-generator-credentials")
+	if p, _, _ := unstructured.NestedString(vapb.Object, "spec", "policyName"); p != "preview-generator-credentials" ||
+		!slices.Equal(sortedStrings(t, vapb.Object["spec"].(map[string]any), "validationActions"), []string{"Deny"}) {
+		t.Errorf("ValidatingAdmissionPolicyBinding spec = %v", vapb.Object["spec"])
+	}
 
 	d := findObj(res, "Deployment", "preview-generator")
 	if sa, _, _ := unstructured.NestedString(d.Object, "spec", "template", "spec", "serviceAccountName"); sa != "preview-generator" {
@@ -124,6 +157,9 @@ func TestDeployRBAC(t *testing.T) {
 		"--leader-elect", "--leader-lease-name=preview-generator", "--refresh-appsets",
 		"--argocd-namespace=argocd", // the Role's namespace
 		"--plugin-configmap=preview-generator",
+		"--namespace-credentials",                                    // the credentials' namespace is $POD_NAMESPACE: the Role's
+		"--credentials-auth-source=" + credentials.DefaultAuthSource, // the Role's resourceNames
+		"--credentials-pull-source=" + credentials.DefaultPullSource,
 	} {
 		if !slices.Contains(flags, want) {
 			t.Errorf("args %v lack %s", flags, want)

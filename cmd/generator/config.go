@@ -73,6 +73,7 @@ type config struct {
 	LogLevel  string
 
 	kubeConfig
+	credsConfig
 
 	// render relaxes what serve needs (no plugin token).
 	render bool
@@ -134,6 +135,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	if !c.render {
 		c.kubeConfig.flags(fs)
+		c.credsConfig.flags(fs)
 	}
 }
 
@@ -170,6 +172,7 @@ func parseConfigFor(fs *flag.FlagSet, args []string, getenv func(string) string,
 		return nil, err
 	}
 	c.kubeConfig.fromPod(getenv)
+	c.credsConfig.fromPod(getenv)
 	return c, nil
 }
 
@@ -343,6 +346,7 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 	}
 	if !c.render {
 		c.kubeConfig.check(bad)
+		c.credsConfig.check(bad)
 	}
 	// Each catalog service's input, checked like a getparams request, over
 	// the defaults just settled.
@@ -364,10 +368,10 @@ func (c *config) String() string {
 	}
 	return fmt.Sprintf("listen=%s plugin-token=%s plugin-token-file=%s webhook-secret=%s webhook-secret-file=%s github-url=%s github-token=%s github-token-file=%s "+
 		"github-app-id=%d github-app-installation-id=%d github-app-key-file=%s repos=%s resync-interval=%s label=%s "+
-		"default-ttl=%s max-ttl=%s domain=%s registry=%s image-template=%s allow-forks=%t demo=%t prs-file=%s config=%s %s",
+		"default-ttl=%s max-ttl=%s domain=%s registry=%s image-template=%s allow-forks=%t demo=%t prs-file=%s config=%s %s %s",
 		c.Listen, mask(c.PluginToken), c.PluginTokenFile, mask(c.WebhookSecret), c.WebhookSecretFile, c.GitHubURL, mask(c.GitHubToken), c.GitHubTokenFile,
 		c.GitHubAppID, c.GitHubInstallationID, c.GitHubAppKeyFile, c.Repos, c.ResyncInterval, c.Label,
-		c.DefaultTTL, c.MaxTTL, c.Domain, c.Registry, c.ImageTemplate, c.AllowForks, c.Demo, c.PRsFile, c.ConfigFile, &c.kubeConfig)
+		c.DefaultTTL, c.MaxTTL, c.Domain, c.Registry, c.ImageTemplate, c.AllowForks, c.Demo, c.PRsFile, c.ConfigFile, &c.kubeConfig, &c.credsConfig)
 }
 
 func splitList(s string) []string {

@@ -128,6 +128,10 @@ type polling struct {
 	log      *slog.Logger
 	elector  *leader.Elector    // nil without --leader-elect
 	labels   *leader.PodLabeler // nil without --leader-elect
+	// leaderOnly run while this replica leads (always without
+	// --leader-elect), each in its own goroutine, until the term's
+	// context ends; a term ends only after they returned.
+	leaderOnly []func(context.Context)
 	// marked is true while this replica's Pod carries the leader label (as
 	// far as it knows).
 	marked atomic.Bool
@@ -204,6 +208,7 @@ func (p *polling) Get(ctx context.Context, repos []pr.Repo, label string) (store
 // this replica leads, refreshing at once when one begins.
 func (p *polling) run(ctx context.Context) {
 	if p.elector == nil {
+		defer p.startLeaderOnly(ctx)()
 		p.st.Run(ctx)
 		return
 	}
@@ -222,6 +227,7 @@ func (p *polling) run(ctx context.Context) {
 func (p *polling) lead(ctx context.Context) {
 	p.synced.Store(false)
 	defer p.unmark()
+	defer p.startLeaderOnly(ctx)()
 	if cleared, err := p.labels.ClearOthers(ctx); err != nil {
 		p.log.Warn("could not remove the leader label from other Pods", "err", err)
 	} else if len(cleared) > 0 {
@@ -249,6 +255,20 @@ func (p *polling) lead(ctx context.Context) {
 		}
 	}()
 	p.st.Run(ctx)
+}
+
+// startLeaderOnly starts the leaderOnly functions on ctx and returns a
+// function that waits for them to return.
+func (p *polling) startLeaderOnly(ctx context.Context) (wait func()) {
+	var wg sync.WaitGroup
+	for _, run := range p.leaderOnly {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(ctx)
+		}()
+	}
+	return wg.Wait
 }
 
 // mark labels this replica's Pod as the leader, unless done in this term,

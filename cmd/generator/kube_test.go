@@ -16,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	k8scorev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	corev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/preview-generator/preview-generator/internal/credentials"
 	"github.com/preview-generator/preview-generator/internal/kubetest"
 	"github.com/preview-generator/preview-generator/internal/leader"
 	"github.com/preview-generator/preview-generator/internal/server"
@@ -128,6 +130,11 @@ func TestDeployArgs(t *testing.T) {
 	want := kubeConfig{"", true, "argocd", "preview-generator", true, "preview-generator", "preview-system", "preview-generator-abc", "preview-system"}
 	if c.kubeConfig != want {
 		t.Errorf("deploy/ config = %+v, want %+v", c.kubeConfig, want)
+	}
+	// The source Secrets are in the Pod's namespace, where rbac.yaml's Role
+	// lets it read them.
+	if wantCreds := (credsConfig{true, "preview-system", "preview-auth-source", "preview-pull-source", time.Minute}); c.credsConfig != wantCreds {
+		t.Errorf("deploy/ namespace credentials = %+v, want %+v", c.credsConfig, wantCreds)
 	}
 }
 
@@ -323,7 +330,13 @@ current-context: test
 `, cp.Config.Host, cp.Config.BearerToken)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--demo", "--log-format=text", "--leader-elect", "--refresh-appsets", "--kubeconfig=" + kubeconfig}
+	args := []string{"--demo", "--log-format=text", "--leader-elect", "--refresh-appsets", "--namespace-credentials", "--kubeconfig=" + kubeconfig}
+	if _, err := core.Secrets("preview-system").Create(context.Background(), &k8scorev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: credentials.DefaultAuthSource},
+		Data:       map[string][]byte{credentials.KeyHTPasswd: []byte("reviewer:$2y$05$abc\n")},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	a := startReplica(t, "replica-a", args)
 	b := startReplica(t, "replica-b", args)
 
@@ -354,6 +367,31 @@ current-context: test
 			t.Errorf("%s: the ApplicationSet refresher did not start:\n%s", r.name, r.logs.String())
 		}
 	}
+	// The leader writes the namespace credentials of the preview it
+	// answered, once Argo CD would have created its namespace; the
+	// standby writes nothing.
+	const previewNS = "backend-pr-1-58d661"
+	if _, err := core.Namespaces().Create(context.Background(), &k8scorev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name: previewNS, Labels: map[string]string{credentials.ManagedByLabel: credentials.ManagedBy},
+	}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cookie := func() string {
+		s, err := core.Secrets(previewNS).Get(context.Background(), credentials.AuthSecret, metav1.GetOptions{})
+		if err != nil {
+			return ""
+		}
+		return string(s.Data[credentials.KeyCookieSecret])
+	}
+	var firstCookie string
+	for deadline := time.Now().Add(5 * time.Second); firstCookie == ""; time.Sleep(20 * time.Millisecond) {
+		if firstCookie = cookie(); firstCookie == "" && time.Now().After(deadline) {
+			t.Fatalf("no %s/%s 5s after the namespace was created:\n%s", previewNS, credentials.AuthSecret, first.logs.String())
+		}
+	}
+	if strings.Contains(other.logs.String(), "keeping namespace credentials") {
+		t.Errorf("the standby %s runs the namespace credentials", other.name)
+	}
 
 	stopped := time.Now()
 	first.stop(t)
@@ -371,5 +409,18 @@ current-context: test
 	}
 	if code, _ := next.getParams(t); code != http.StatusOK {
 		t.Errorf("new leader getparams = %d", code)
+	}
+	// The new leader keeps the namespace credentials as they are.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(next.logs.String(), "keeping namespace credentials"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s leads but does not keep the namespace credentials:\n%s", next.name, next.logs.String())
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	if got := cookie(); got != firstCookie {
+		t.Errorf("cookie-secret changed with the leader: %q → %q", firstCookie, got)
+	}
+	if strings.Contains(next.logs.String(), "wrote namespace credentials") {
+		t.Errorf("the new leader rewrote unchanged credentials:\n%s", next.logs.String())
 	}
 }

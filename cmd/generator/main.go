@@ -227,6 +227,10 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
+	creds, answers, err := newCredentials(cfg, log, m)
+	if err != nil {
+		return err
+	}
 	cache := compose.NewCache()
 	sc := store.Config{Interval: cfg.ResyncInterval, Logger: log, Metrics: m}
 	if refresher != nil {
@@ -258,9 +262,16 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if creds != nil {
+		// Leader-only: it writes what the answers Argo CD got name.
+		poll.leaderOnly = append(poll.leaderOnly, func(ctx context.Context) { _ = creds.Run(ctx) })
+	}
 	scfg := server.Config{
 		Token: cfg.token, Defaults: src.defaults(cfg), Source: poll.source(), Metrics: m, Gatherer: m.Registry, Logger: log,
 		Compose: cc, Cache: cache,
+	}
+	if answers != nil {
+		scfg.Answers = answers
 	}
 	if len(cfg.webhookSecret) > 0 {
 		wh, err := webhook.New(webhook.Config{
@@ -290,7 +301,7 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		names = append(names, r.String())
 	}
 	log.Info("serving", "version", versionString(), "addr", ln.Addr().String(), "repos", strings.Join(names, ","),
-		"webhook", scfg.Webhook != nil, "config", cfg.String())
+		"webhook", scfg.Webhook != nil, "namespaceCredentials", creds != nil, "config", cfg.String())
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()

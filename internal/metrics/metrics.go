@@ -36,6 +36,10 @@ type Metrics struct {
 	prProblems     *prometheus.GaugeVec
 	webhooks       *prometheus.CounterVec
 	appsetRefresh  *prometheus.CounterVec
+	credWrites     *prometheus.CounterVec
+	credForeign    *prometheus.GaugeVec
+	credMissing    *prometheus.GaugeVec
+	credNamespaces prometheus.Gauge
 }
 
 // New creates and registers the collectors, plus the Go and process ones.
@@ -117,8 +121,25 @@ func New() *Metrics {
 			Namespace: ns, Name: "appset_refreshes_total",
 			Help: "Patches of an ApplicationSet with Argo CD's refresh annotation, by appset and outcome (patched, not_found, error).",
 		}, []string{"appset", "outcome"}),
+		credWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "credentials_writes_total",
+			Help: "Writes of a namespace credentials Secret into a preview namespace, by secret (preview-auth, preview-pull) and outcome (created, updated, conflict, error).",
+		}, []string{"secret", "outcome"}),
+		credForeign: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "credentials_foreign_secrets",
+			Help: "Live preview namespaces holding a Secret of this name that the generator did not write and leaves alone, by secret.",
+		}, []string{"secret"}),
+		credMissing: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "credentials_source_missing",
+			Help: "1 while a source Secret of the namespace credentials is missing from the generator's namespace, by source (its name).",
+		}, []string{"source"}),
+		credNamespaces: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "credentials_namespaces",
+			Help: "Live preview namespaces that exist with the managed-by label: those the leader keeps credentials in.",
+		}),
 	}
 	m.Registry.MustRegister(m.configErrors, m.prProblems, m.webhooks, m.appsetRefresh,
+		m.credWrites, m.credForeign, m.credMissing, m.credNamespaces,
 		m.httpRequests, m.httpDuration, m.githubRequests, m.budgetWait, m.rateRemaining, m.rateLimit, m.rateReset,
 		m.syncs, m.syncDuration, m.lastSync, m.stale, m.staleResponses, m.livePreviews, m.paramErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -206,3 +227,28 @@ func (m *Metrics) WebhookDelivery(event, outcome string) {
 func (m *Metrics) AppSetRefresh(appset, outcome string) {
 	m.appsetRefresh.WithLabelValues(appset, outcome).Inc()
 }
+
+// CredentialsWrite counts one write of a namespace credentials Secret.
+func (m *Metrics) CredentialsWrite(secret, outcome string) {
+	m.credWrites.WithLabelValues(secret, outcome).Inc()
+}
+
+// CredentialsForeign sets how many live preview namespaces hold a Secret
+// named secret that the generator did not write.
+func (m *Metrics) CredentialsForeign(secret string, n int) {
+	m.credForeign.WithLabelValues(secret).Set(float64(n))
+}
+
+// CredentialsSourceMissing sets whether the source Secret source is
+// missing.
+func (m *Metrics) CredentialsSourceMissing(source string, missing bool) {
+	v := 0.0
+	if missing {
+		v = 1
+	}
+	m.credMissing.WithLabelValues(source).Set(v)
+}
+
+// CredentialsNamespaces sets how many preview namespaces the leader keeps
+// credentials in.
+func (m *Metrics) CredentialsNamespaces(n int) { m.credNamespaces.Set(float64(n)) }

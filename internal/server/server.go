@@ -96,6 +96,18 @@ type Config struct {
 	// Handler, which authenticates each delivery by its signature);
 	// nil: the route does not exist.
 	Webhook http.Handler
+	// Answers, when set, is told the preview namespaces of every
+	// getparams answer served (cached or new), by ApplicationSet.
+	Answers AnswerObserver
+}
+
+// AnswerObserver receives the namespaces of each answer served.
+// *credentials.Answers implements it.
+type AnswerObserver interface {
+	// Served is called after each 200 to applicationSet with the
+	// namespace parameter of every preview of the answer, sorted. It must
+	// not block; namespaces must not be modified.
+	Served(applicationSet string, namespaces []string)
 }
 
 // StatusReporter receives each live preview's config health.
@@ -130,6 +142,8 @@ type answer struct {
 	at     time.Time
 	gz     []byte
 	size   int // length of the plain JSON
+	// namespaces are the previews' namespace parameters, sorted.
+	namespaces []string
 }
 
 func newAnswer(gen uint64, validUntil time.Time, body []byte) *answer {
@@ -368,6 +382,9 @@ func (s *Server) getParams(c echo.Context) error {
 		s.paramsError("internal")
 		return err
 	}
+	if s.cfg.Answers != nil {
+		s.cfg.Answers.Served(req.ApplicationSetName, a.namespaces)
+	}
 	h := c.Response().Header()
 	h.Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
 	if acceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
@@ -448,6 +465,10 @@ func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res, targets st
 	}
 	a = newAnswer(res.Generation, ans.ValidUntil, encodeReply(ans.Params))
 	a.frozen, a.at = frozen, at
+	for _, m := range ans.Params {
+		a.namespaces = append(a.namespaces, m[params.KeyNamespace])
+	}
+	slices.Sort(a.namespaces)
 	s.observeAnswer(in.Repos, ans)
 	s.keep(key, a)
 	return a, nil
