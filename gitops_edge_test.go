@@ -331,7 +331,6 @@ func toJSON(t *testing.T, v any) string {
 	return string(b)
 }
 
-
 // TestEdgeModesDifferOnlyByAuthentication: components/auth replaces the
 // edge's whole argument list, so it repeats the base's routing arguments;
 // the two lists must not drift apart.

@@ -545,7 +545,7 @@ func withDependencies() map[string]string {
 		"dep_payments_api_url":        "http://payments.staging.svc.cluster.local",
 		"dep_payments_api_public_url": "https://payments.staging.example.com",
 		"dep_payments_api_namespace":  "staging", "dep_payments_api_reason": "target not labelled",
-		"dep_payments_api_ports":      "8080,9090",
+		"dep_payments_api_ports": "8080,9090",
 	} {
 		p[k] = v
 	}
@@ -625,9 +625,9 @@ type expectation struct {
 	dependsOnNS []string          // previews this one depends on (Namespace labels)
 	env         map[string]string // extra keys of preview-env
 	migrate     *string           // MIGRATE_COMMAND, nil when no migrate Job
-	auth        bool   // the edge asks for a login (components/auth)
-	apiUpstream string // the edge's /api/ upstream; "" for none
-	ingress     bool   // the Ingress variant instead of the HTTPRoute
+	auth        bool              // the edge asks for a login (components/auth)
+	apiUpstream string            // the edge's /api/ upstream; "" for none
+	ingress     bool              // the Ingress variant instead of the HTTPRoute
 }
 
 // egressRule is one rule of allow-egress-dependencies: a namespace, whether
