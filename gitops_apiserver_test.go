@@ -157,6 +157,17 @@ func (cp *controlPlane) apply(t *testing.T, what string, manifests []byte) {
 func TestManifestsOnAPIServer(t *testing.T) {
 	cp := startControlPlane(t)
 
+	// Gateway API's CRDs: every preview renders an HTTPRoute, which the API
+	// server validates against its schema.
+	gw := filepath.Join(cp.bin, "gateway-api-crds")
+	if !dirExists(gw) {
+		t.Fatalf("%s lacks gateway-api-crds: rebuild it with hack/e2e/build.sh", cp.bin)
+	}
+	if out, err := cp.kubectl(t, "", "apply", "--server-side", "-f", gw); err != nil {
+		t.Fatalf("kubectl apply %s: %v\n%s", gw, err, out)
+	}
+	waitEstablished(t, cp, "crd/httproutes.gateway.networking.k8s.io")
+
 	withDeps := withDependencies()
 	for _, tc := range []struct {
 		file   string
@@ -187,17 +198,7 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		if out, err := cp.kubectl(t, "", "apply", "--server-side", "-f", crds); err != nil {
 			t.Fatalf("kubectl apply %s: %v\n%s", crds, err, out)
 		}
-		// kubectl wait fails at once while a new CRD has no status yet.
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-			out, err := cp.kubectl(t, "", "wait", "--for=condition=Established", "--timeout=5s",
-				"crd/applicationsets.argoproj.io", "crd/appprojects.argoproj.io")
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("Argo CD CRDs not established: %v\n%s", err, out)
-			}
-		}
+		waitEstablished(t, cp, "crd/applicationsets.argoproj.io", "crd/appprojects.argoproj.io")
 		for _, f := range []string{"project", "plugin-configmap", "plugin-secret", "frontend", "backend", "notifications/argocd-notifications-cm"} {
 			data, err := os.ReadFile(filepath.Join("appsets", f+".yaml"))
 			if err != nil {
@@ -289,6 +290,21 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		out, _ := cp.kubectl(t, "", "-n", tc.ns, "auth", "can-i", tc.verb, "secrets", "--as="+sa)
 		if got := strings.TrimSpace(out) == "yes"; got != tc.want {
 			t.Errorf("can %s %s secrets in %s: %q, want %v", sa, tc.verb, tc.ns, out, tc.want)
+		}
+	}
+}
+
+// waitEstablished waits until the API server serves the CRDs named.
+func waitEstablished(t *testing.T, cp *controlPlane, crds ...string) {
+	t.Helper()
+	// kubectl wait fails at once while a new CRD has no status yet.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		out, err := cp.kubectl(t, "", append([]string{"wait", "--for=condition=Established", "--timeout=5s"}, crds...)...)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CRDs %v not established: %v\n%s", crds, err, out)
 		}
 	}
 }

@@ -55,7 +55,7 @@ var (
 		"--cookie-secret-file=/etc/preview-auth/cookie-secret",
 		"--htpasswd-file=/etc/preview-auth/htpasswd",
 		"--display-htpasswd-form=true",
-		"--pass-basic-auth=false",
+		"--pass-authorization-header=true",
 		"--skip-auth-route=GET=^/healthz$",
 		"--api-route=^/api/",
 	)
