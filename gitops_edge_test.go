@@ -389,6 +389,20 @@ func TestAuthGitHubComponent(t *testing.T) {
 	if !maps.Equal(refs, map[string]string{"PREVIEW_AUTH_CLIENT_ID": "client-id", "PREVIEW_AUTH_CLIENT_SECRET": "client-secret"}) {
 		t.Errorf("env refs = %v", refs)
 	}
+	// The edge, and only the edge, reaches GitHub over HTTPS; never the
+	// cluster's private ranges.
+	np := policies(t, res)["allow-edge-to-github"]
+	if np == nil || !maps.Equal(np.Spec.PodSelector.MatchLabels, map[string]string{"app.kubernetes.io/name": "preview-edge"}) ||
+		len(np.Spec.Egress) != 1 || len(np.Spec.Egress[0].To) != 1 || np.Spec.Egress[0].To[0].IPBlock == nil ||
+		toJSON(t, np.Spec.Egress[0].Ports) != `[{"protocol":"TCP","port":443}]` {
+		t.Fatalf("allow-edge-to-github = %+v", np)
+	}
+	for _, private := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} {
+		if !slices.Contains(np.Spec.Egress[0].To[0].IPBlock.Except, private) {
+			t.Errorf("allow-edge-to-github does not except %s", private)
+		}
+	}
+	checkPolicies(t, res, false)
 }
 
 // TestNoCrossNamespaceSecretReference: whatever the components, a preview

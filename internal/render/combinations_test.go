@@ -84,7 +84,7 @@ var combinations = []combination{
 	{
 		name:       "large",
 		components: []string{"../components/size-large", "../components/auth", "../components/auth-github", "../components/ingress", "../components/egress-internet"},
-		extra:      []string{"NetworkPolicy/allow-egress-internet"},
+		extra:      []string{"NetworkPolicy/allow-egress-internet", "NetworkPolicy/allow-edge-to-github"},
 	},
 }
 
