@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	previewgenerator "github.com/preview-generator/preview-generator"
 	"github.com/preview-generator/preview-generator/internal/render"
 	"github.com/preview-generator/preview-generator/internal/render/rendertest"
 )
@@ -182,6 +184,24 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		}
 		cp.apply(t, tc.params["name"], res.YAML)
 	}
+	// The Ingress variant, and every optional component of the edge, on a
+	// preview of its own.
+	variant := withStagingBackend()
+	for _, k := range []string{"name", "namespace"} {
+		variant[k] = "frontend-pr-8-cdf85e"
+	}
+	if _, res, err := renderVariant(t, "frontend.yaml", variant, "ingress"); err != nil {
+		t.Fatal(err)
+	} else {
+		cp.apply(t, "the Ingress variant", res.YAML)
+	}
+	extra, err := render.Kustomize(previewgenerator.GitOps(), "kustomize/base", render.Options{Kustomize: &v1alpha1.ApplicationSourceKustomize{
+		Namespace:  "frontend-pr-9-cdf85e",
+		Components: []string{"../components/auth", "../components/auth-github", "../components/egress-internet"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.apply(t, "auth-github and egress-internet", extra.YAML)
 	deploy, err := render.Kustomize(os.DirFS("deploy"), ".", render.Options{})
 	if err != nil {
 		t.Fatal(err)
