@@ -39,7 +39,7 @@ func TestConfigHashRollsPods(t *testing.T) {
 	}
 	closed := `[{"name":"backend","key":"backend","env":"BACKEND","target":"staging","requested":"pr-12",` +
 		`"url":"https://backend.staging.example.com","public_url":"https://backend.staging.example.com",` +
-		`"namespace":"staging","reason":"target closed"}]`
+		`"namespace":"staging","ports":[8080],"reason":"target closed"}]`
 	tests := []struct {
 		name  string
 		edit  func(map[string]string)
@@ -89,9 +89,9 @@ func TestPersistentDatabaseSwitch(t *testing.T) {
 		db, pers   string
 		components []string
 	}{
-		{"database on claim", "true", "true", []string{"../components/db", "../components/persistent-db", "../components/redis", "../components/mongodb", "../components/basic-auth", "../components/size-small"}},
-		{"database on emptyDir", "true", "false", []string{"../components/db", "../components/redis", "../components/mongodb", "../components/basic-auth", "../components/size-small"}},
-		{"no database, switch ignored", "false", "true", []string{"../components/redis", "../components/mongodb", "../components/basic-auth", "../components/size-small"}},
+		{"database on claim", "true", "true", []string{"../components/db", "../components/persistent-db", "../components/redis", "../components/mongodb", "../components/auth", "../components/size-small"}},
+		{"database on emptyDir", "true", "false", []string{"../components/db", "../components/redis", "../components/mongodb", "../components/auth", "../components/size-small"}},
+		{"no database, switch ignored", "false", "true", []string{"../components/redis", "../components/mongodb", "../components/auth", "../components/size-small"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

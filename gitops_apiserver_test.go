@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	previewgenerator "github.com/preview-generator/preview-generator"
 	"github.com/preview-generator/preview-generator/internal/render"
 	"github.com/preview-generator/preview-generator/internal/render/rendertest"
 )
@@ -157,6 +159,17 @@ func (cp *controlPlane) apply(t *testing.T, what string, manifests []byte) {
 func TestManifestsOnAPIServer(t *testing.T) {
 	cp := startControlPlane(t)
 
+	// Gateway API's CRDs: every preview renders an HTTPRoute, which the API
+	// server validates against its schema.
+	gw := filepath.Join(cp.bin, "gateway-api-crds")
+	if !dirExists(gw) {
+		t.Fatalf("%s lacks gateway-api-crds: rebuild it with hack/e2e/build.sh", cp.bin)
+	}
+	if out, err := cp.kubectl(t, "", "apply", "--server-side", "-f", gw); err != nil {
+		t.Fatalf("kubectl apply %s: %v\n%s", gw, err, out)
+	}
+	waitEstablished(t, cp, "crd/httproutes.gateway.networking.k8s.io")
+
 	withDeps := withDependencies()
 	// The same preview again, on a claim and the large profile: applied
 	// over the first, so the server validates the changed objects too.
@@ -177,6 +190,24 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		}
 		cp.apply(t, tc.params["name"], res.YAML)
 	}
+	// The Ingress variant, and every optional component of the edge, on a
+	// preview of its own.
+	variant := withStagingBackend()
+	for _, k := range []string{"name", "namespace"} {
+		variant[k] = "frontend-pr-8-cdf85e"
+	}
+	if _, res, err := renderVariant(t, "frontend.yaml", variant, "ingress"); err != nil {
+		t.Fatal(err)
+	} else {
+		cp.apply(t, "the Ingress variant", res.YAML)
+	}
+	extra, err := render.Kustomize(previewgenerator.GitOps(), "kustomize/base", render.Options{Kustomize: &v1alpha1.ApplicationSourceKustomize{
+		Namespace:  "frontend-pr-9-cdf85e",
+		Components: []string{"../components/auth", "../components/auth-github", "../components/egress-internet"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp.apply(t, "auth-github and egress-internet", extra.YAML)
 	deploy, err := render.Kustomize(os.DirFS("deploy"), ".", render.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -193,17 +224,7 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		if out, err := cp.kubectl(t, "", "apply", "--server-side", "-f", crds); err != nil {
 			t.Fatalf("kubectl apply %s: %v\n%s", crds, err, out)
 		}
-		// kubectl wait fails at once while a new CRD has no status yet.
-		for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-			out, err := cp.kubectl(t, "", "wait", "--for=condition=Established", "--timeout=5s",
-				"crd/applicationsets.argoproj.io", "crd/appprojects.argoproj.io")
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("Argo CD CRDs not established: %v\n%s", err, out)
-			}
-		}
+		waitEstablished(t, cp, "crd/applicationsets.argoproj.io", "crd/appprojects.argoproj.io")
 		for _, f := range []string{"project", "plugin-configmap", "plugin-secret", "frontend", "backend", "notifications/argocd-notifications-cm"} {
 			data, err := os.ReadFile(filepath.Join("appsets", f+".yaml"))
 			if err != nil {
@@ -295,6 +316,21 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		out, _ := cp.kubectl(t, "", "-n", tc.ns, "auth", "can-i", tc.verb, "secrets", "--as="+sa)
 		if got := strings.TrimSpace(out) == "yes"; got != tc.want {
 			t.Errorf("can %s %s secrets in %s: %q, want %v", sa, tc.verb, tc.ns, out, tc.want)
+		}
+	}
+}
+
+// waitEstablished waits until the API server serves the CRDs named.
+func waitEstablished(t *testing.T, cp *controlPlane, crds ...string) {
+	t.Helper()
+	// kubectl wait fails at once while a new CRD has no status yet.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		out, err := cp.kubectl(t, "", append([]string{"wait", "--for=condition=Established", "--timeout=5s"}, crds...)...)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CRDs %v not established: %v\n%s", crds, err, out)
 		}
 	}
 }

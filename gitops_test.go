@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path"
+	"reflect"
 	"slices"
 	"sort"
 	"strconv"
@@ -170,7 +171,7 @@ func TestApplicationSets(t *testing.T) {
 	project := objs.projects[0]
 	// The input keys of docs/contract.md.
 	inputKeys := []string{"repositories", "label", "ttl", "domain", "image", "registry", "includeDrafts", "includeForks",
-		"excludeBots", "database", "basicAuth", "redis", "mongodb", "seedVersion", "migrateCommand", "sizeProfile"}
+		"excludeBots", "database", "basicAuth", "redis", "mongodb", "seedVersion", "migrateCommand", "sizeProfile", "dependencies"}
 	var patches []string
 	for _, file := range []string{"frontend.yaml", "backend.yaml"} {
 		t.Run(file, func(t *testing.T) {
@@ -532,19 +533,20 @@ func withDependencies() map[string]string {
 	p["dependency_names"] = "backend,payments-api"
 	p["dependencies"] = `[{"name":"backend","key":"backend","env":"BACKEND","target":"pr-12","requested":"pr-12",` +
 		`"url":"http://app.backend-pr-12-58d661.svc.cluster.local:80","public_url":"https://backend-pr-12-58d661.preview.example.com",` +
-		`"namespace":"backend-pr-12-58d661","reason":""},` +
+		`"namespace":"backend-pr-12-58d661","ports":[8080],"reason":""},` +
 		`{"name":"payments-api","key":"payments_api","env":"PAYMENTS_API","target":"staging","requested":"pr-9",` +
 		`"url":"http://payments.staging.svc.cluster.local","public_url":"https://payments.staging.example.com",` +
-		`"namespace":"staging","reason":"target not labelled"}]`
+		`"namespace":"staging","ports":[8080,9090],"reason":"target not labelled"}]`
 	for k, v := range map[string]string{
 		"dep_backend_target": "pr-12", "dep_backend_requested": "pr-12",
 		"dep_backend_url":        "http://app.backend-pr-12-58d661.svc.cluster.local:80",
 		"dep_backend_public_url": "https://backend-pr-12-58d661.preview.example.com",
-		"dep_backend_namespace":  "backend-pr-12-58d661", "dep_backend_reason": "",
+		"dep_backend_namespace":  "backend-pr-12-58d661", "dep_backend_reason": "", "dep_backend_ports": "8080",
 		"dep_payments_api_target": "staging", "dep_payments_api_requested": "pr-9",
 		"dep_payments_api_url":        "http://payments.staging.svc.cluster.local",
 		"dep_payments_api_public_url": "https://payments.staging.example.com",
 		"dep_payments_api_namespace":  "staging", "dep_payments_api_reason": "target not labelled",
+		"dep_payments_api_ports": "8080,9090",
 	} {
 		p[k] = v
 	}
@@ -561,6 +563,46 @@ func renderPreview(appsetFile string, params map[string]string) (*v1alpha1.Appli
 		return nil, nil, err
 	}
 	return render.Preview(fsys, as, params)
+}
+
+// renderVariant renders like renderPreview with the ApplicationSet's
+// $routing switch set to routing ("gateway" or "ingress").
+func renderVariant(t *testing.T, appsetFile string, params map[string]string, routing string) (*v1alpha1.Application, *render.Result, error) {
+	t.Helper()
+	fsys := previewgenerator.GitOps()
+	as, err := render.LoadApplicationSet(fsys, path.Join("appsets", appsetFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	const gateway = `{{- $routing := "gateway" }}`
+	if !strings.Contains(*as.Spec.TemplatePatch, gateway) {
+		t.Fatalf("%s: templatePatch has no %s", appsetFile, gateway)
+	}
+	tp := strings.Replace(*as.Spec.TemplatePatch, gateway, `{{- $routing := "`+routing+`" }}`, 1)
+	as.Spec.TemplatePatch = &tp
+	return render.Preview(fsys, as, params)
+}
+
+// withStagingBackend is frontendParams with the dependency parameters the
+// frontend ApplicationSet's input (backend: staging) gives under the demo
+// catalog (examples/config.yaml).
+func withStagingBackend() map[string]string {
+	p := frontendParams()
+	p["config_error"] = ""
+	p["env"] = "{}"
+	p["dependency_names"] = "backend"
+	p["dependencies"] = `[{"name":"backend","key":"backend","env":"BACKEND","target":"staging","requested":"staging",` +
+		`"url":"http://app.backend-staging.svc.cluster.local","public_url":"https://backend.staging.example.com",` +
+		`"namespace":"backend-staging","ports":[8080],"reason":""}]`
+	for k, v := range map[string]string{
+		"dep_backend_target": "staging", "dep_backend_requested": "staging",
+		"dep_backend_url":        "http://app.backend-staging.svc.cluster.local",
+		"dep_backend_public_url": "https://backend.staging.example.com",
+		"dep_backend_namespace":  "backend-staging", "dep_backend_reason": "", "dep_backend_ports": "8080",
+	} {
+		p[k] = v
+	}
+	return p
 }
 
 func findObj(res *render.Result, kind, name string) *unstructured.Unstructured {
@@ -580,11 +622,21 @@ type expectation struct {
 	info        map[string]string
 	configError bool
 	deps        map[string]string // preview-dependencies data
-	egressTo    []string          // namespaces allowed by added egress rules
+	egress      []egressRule      // rules of allow-egress-dependencies
 	dependsOnNS []string          // previews this one depends on (Namespace labels)
 	env         map[string]string // extra keys of preview-env
 	migrate     *string           // MIGRATE_COMMAND of the database pod, nil when no database
-	basicAuth   bool
+	auth        bool              // the edge asks for a login (components/auth)
+	apiUpstream string            // the edge's /api/ upstream; "" for none
+	ingress     bool              // the Ingress variant instead of the HTTPRoute
+}
+
+// egressRule is one rule of allow-egress-dependencies: a namespace, whether
+// it selects only the app pods of a preview, and its TCP ports.
+type egressRule struct {
+	namespace string
+	appPods   bool
+	ports     []int64
 }
 
 func TestPreviews(t *testing.T) {
@@ -607,15 +659,64 @@ func TestPreviews(t *testing.T) {
 			file:   "frontend.yaml",
 			params: frontendParams(),
 			want: expectation{
-				components: []string{"../components/basic-auth", "../components/size-small"},
+				components: []string{"../components/auth", "../components/size-small"},
 				images:     map[string]string{"Deployment/app/app": "ghcr.io/acme/frontend:pr-7-9f8e7d6"},
 				labels:     map[string]string{"preview-generator.io/owner": "acme", "preview-generator.io/repo": "frontend", "preview-generator.io/pr": "7"},
 				info: map[string]string{
 					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
 					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
 				},
-				deps:      staging,
-				basicAuth: true,
+				deps: staging,
+				auth: true,
+			},
+		},
+		{
+			name:   "frontend on the backend's staging: /api/ and egress to staging's ports",
+			file:   "frontend.yaml",
+			params: withStagingBackend(),
+			want: expectation{
+				components: []string{"../components/auth", "../components/size-small"},
+				images:     map[string]string{"Deployment/app/app": "ghcr.io/acme/frontend:pr-7-9f8e7d6"},
+				labels:     map[string]string{"preview-generator.io/pr": "7"},
+				info: map[string]string{
+					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
+					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
+					"Dependency backend": "staging https://backend.staging.example.com",
+				},
+				deps: map[string]string{
+					"BACKEND_URL":        "http://app.backend-staging.svc.cluster.local",
+					"BACKEND_PUBLIC_URL": "https://backend.staging.example.com",
+					"BACKEND_TARGET":     "staging",
+					"FRONTEND_URL":       "https://frontend.staging.example.com",
+				},
+				egress:      []egressRule{{namespace: "backend-staging", ports: []int64{8080}}},
+				auth:        true,
+				apiUpstream: "http://app.backend-staging.svc.cluster.local/api/",
+			},
+		},
+		{
+			name:   "Ingress variant",
+			file:   "frontend.yaml",
+			params: withStagingBackend(),
+			edit:   func(p map[string]string) { p["basic_auth_enabled"] = "false" },
+			want: expectation{
+				components: []string{"../components/ingress", "../components/size-small"},
+				images:     map[string]string{"Deployment/app/app": "ghcr.io/acme/frontend:pr-7-9f8e7d6"},
+				labels:     map[string]string{"preview-generator.io/pr": "7"},
+				info: map[string]string{
+					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
+					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
+					"Dependency backend": "staging https://backend.staging.example.com",
+				},
+				deps: map[string]string{
+					"BACKEND_URL":        "http://app.backend-staging.svc.cluster.local",
+					"BACKEND_PUBLIC_URL": "https://backend.staging.example.com",
+					"BACKEND_TARGET":     "staging",
+					"FRONTEND_URL":       "https://frontend.staging.example.com",
+				},
+				egress:      []egressRule{{namespace: "backend-staging", ports: []int64{8080}}},
+				apiUpstream: "http://app.backend-staging.svc.cluster.local/api/",
+				ingress:     true,
 			},
 		},
 		{
@@ -623,7 +724,7 @@ func TestPreviews(t *testing.T) {
 			file:   "backend.yaml",
 			params: backendParams(),
 			want: expectation{
-				components: []string{"../components/db", "../components/redis", "../components/mongodb", "../components/basic-auth", "../components/size-small"},
+				components: []string{"../components/db", "../components/redis", "../components/mongodb", "../components/auth", "../components/size-small"},
 				images: map[string]string{
 					"Deployment/app/app":           "ghcr.io/acme/backend:pr-12-1a2b3c4",
 					"Deployment/postgres/migrate":  "ghcr.io/acme/backend:pr-12-1a2b3c4",
@@ -635,9 +736,9 @@ func TestPreviews(t *testing.T) {
 					"Pull request": "https://github.com/acme/backend/pull/12", "Preview": "https://backend-pr-12-58d661.preview.example.com",
 					"Head commit": "1a2b3c4", "Expires at": "2026-11-23T10:00:00Z",
 				},
-				deps:      staging,
-				migrate:   &migrate,
-				basicAuth: true,
+				deps:    staging,
+				migrate: &migrate,
+				auth:    true,
 			},
 		},
 		{
@@ -669,9 +770,13 @@ func TestPreviews(t *testing.T) {
 					"PAYMENTS_API_PUBLIC_URL": "https://payments.staging.example.com",
 					"PAYMENTS_API_TARGET":     "staging",
 				},
-				env:         map[string]string{"FEATURE_X": "on", "LOG_LEVEL": "debug"},
-				egressTo:    []string{"backend-pr-12-58d661", "staging"},
+				env: map[string]string{"FEATURE_X": "on", "LOG_LEVEL": "debug"},
+				egress: []egressRule{
+					{namespace: "backend-pr-12-58d661", appPods: true, ports: []int64{8080}},
+					{namespace: "staging", ports: []int64{8080, 9090}},
+				},
 				dependsOnNS: []string{"backend-pr-12-58d661"},
+				apiUpstream: "http://app.backend-pr-12-58d661.svc.cluster.local:80/api/",
 			},
 		},
 		{
@@ -680,14 +785,14 @@ func TestPreviews(t *testing.T) {
 			params: frontendParams(),
 			edit:   func(p map[string]string) { p["repo"] = ".github-" },
 			want: expectation{
-				components: []string{"../components/basic-auth", "../components/size-small"},
+				components: []string{"../components/auth", "../components/size-small"},
 				labels:     map[string]string{"preview-generator.io/repo": "github"},
 				info: map[string]string{
 					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
 					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
 				},
-				deps:      staging,
-				basicAuth: true,
+				deps: staging,
+				auth: true,
 			},
 		},
 		{
@@ -712,7 +817,11 @@ func TestPreviews(t *testing.T) {
 			if tc.edit != nil {
 				tc.edit(params)
 			}
-			app, res, err := renderPreview(tc.file, params)
+			routing := "gateway"
+			if tc.want.ingress {
+				routing = "ingress"
+			}
+			app, res, err := renderVariant(t, tc.file, params, routing)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
@@ -802,18 +911,8 @@ func checkPreview(t *testing.T, app *v1alpha1.Application, res *render.Result, p
 			t.Errorf("Namespace annotation %s = %q, want %q", key, nsObj.GetAnnotations()[key], v)
 		}
 	}
-	ing := findObj(res, "Ingress", "app")
-	rules, _, _ := unstructured.NestedSlice(ing.Object, "spec", "rules")
-	tls, _, _ := unstructured.NestedSlice(ing.Object, "spec", "tls")
-	if host := rules[0].(map[string]any)["host"]; host != p["host"] {
-		t.Errorf("Ingress host = %v, want %q", host, p["host"])
-	}
-	if hosts := tls[0].(map[string]any)["hosts"].([]any); len(hosts) != 1 || hosts[0] != p["host"] {
-		t.Errorf("Ingress tls hosts = %v, want [%s]", hosts, p["host"])
-	}
-	if got := ing.GetAnnotations()["nginx.ingress.kubernetes.io/auth-type"] == "basic"; got != want.basicAuth {
-		t.Errorf("basic auth = %v, want %v", got, want.basicAuth)
-	}
+	checkRouting(t, res, p["host"], want.ingress)
+	checkEdge(t, res, want)
 	for id, image := range want.images {
 		parts := strings.Split(id, "/")
 		o := findObj(res, parts[0], parts[1])
@@ -851,15 +950,10 @@ func checkPreview(t *testing.T, app *v1alpha1.Application, res *render.Result, p
 	if !maps.Equal(deps, want.deps) {
 		t.Errorf("preview-dependencies = %v, want %v", deps, want.deps)
 	}
-	egress, _, _ := unstructured.NestedSlice(findObj(res, "NetworkPolicy", "allow-egress-dependencies").Object, "spec", "egress")
-	var egressTo []string
-	for _, rule := range egress[2:] { // the first two are staging and the ingress controller
-		sel := rule.(map[string]any)["to"].([]any)[0].(map[string]any)["namespaceSelector"].(map[string]any)["matchLabels"].(map[string]any)
-		egressTo = append(egressTo, sel["kubernetes.io/metadata.name"].(string))
+	if got := egressRules(t, findObj(res, "NetworkPolicy", "allow-egress-dependencies")); !reflect.DeepEqual(got, want.egress) {
+		t.Errorf("allow-egress-dependencies rules = %+v, want %+v", got, want.egress)
 	}
-	if !slices.Equal(egressTo, want.egressTo) {
-		t.Errorf("egress added to namespaces %v, want %v", egressTo, want.egressTo)
-	}
+	checkPolicies(t, res, want.ingress)
 	if findObj(res, "Job", "migrate") != nil {
 		t.Errorf("a migrate Job is rendered; migrations run in the database pod")
 	}

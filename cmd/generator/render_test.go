@@ -179,9 +179,14 @@ func TestRenderGolden(t *testing.T) {
 			if app["kind"] != "Application" || app["metadata"].(map[string]any)["name"] != "frontend-pr-9-cdf85e" {
 				t.Fatalf("first document = %v %v, want the Application frontend-pr-9-cdf85e", app["kind"], app["metadata"])
 			}
+			// The frontend ApplicationSet's input lists backend: staging, so
+			// without .preview.yaml the backend is the catalog's staging.
 			cm := find(objs, "ConfigMap", "preview-dependencies")
-			if cm == nil || cm["data"].(map[string]any)["BACKEND_URL"] != "https://backend.staging.example.com" {
-				t.Errorf("without .preview.yaml the dependencies stay on kustomize/base's staging defaults: %v", cm)
+			if cm == nil || cm["data"].(map[string]any)["BACKEND_URL"] != "http://app.backend-staging.svc.cluster.local" {
+				t.Errorf("without .preview.yaml the backend is the catalog's staging: %v", cm)
+			}
+			if edge := find(objs, "Deployment", "edge"); edge == nil || !strings.Contains(toJSON(edge), `"--upstream=http://app.backend-staging.svc.cluster.local/api/"`) {
+				t.Errorf("the edge does not send /api/ to the backend's staging: %v", edge)
 			}
 		}},
 		{"backend-db.yaml", "acme/backend", 1, true, func(t *testing.T, objs []map[string]any) {
@@ -203,6 +208,9 @@ func TestRenderGolden(t *testing.T) {
 			cm := find(objs, "ConfigMap", "preview-dependencies")
 			if cm == nil || cm["data"].(map[string]any)["BACKEND_URL"] != "http://app.backend-pr-1-58d661.svc.cluster.local:80" {
 				t.Errorf("dependency ConfigMap = %v, want BACKEND_URL at backend PR #1's preview", cm)
+			}
+			if edge := find(objs, "Deployment", "edge"); edge == nil || !strings.Contains(toJSON(edge), `"--upstream=http://app.backend-pr-1-58d661.svc.cluster.local:80/api/"`) {
+				t.Errorf("the edge does not send /api/ to backend PR #1's preview: %v", edge)
 			}
 		}},
 	}

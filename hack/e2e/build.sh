@@ -8,6 +8,7 @@
 #   argocd/     argocd v3.2.11 (one multi-call binary; ARGOCD_BINARY_NAME selects the component)
 #   kwok/       kwok v0.8.0 (+ its Stage definitions, copied to kwok-stages.yaml)
 #   kustomize/  kustomize v5.8.2 (Argo CD's repo-server shells out to it)
+#   oauth2-proxy/ oauth2-proxy v7.15.6 (the previews' edge; its test runs the real binary)
 # Also copies Argo CD's CRDs next to the binaries so `up` needs no module cache.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +33,8 @@ step etcd etcd go build -ldflags "-s -w" -o "$TMP/etcd" go.etcd.io/etcd/server/v
 step argocd argocd go build -ldflags "-s -w -X github.com/argoproj/argo-cd/v3/common.version=v3.2.11" -o "$TMP/argocd" github.com/argoproj/argo-cd/v3/cmd
 step kwok kwok go build -ldflags "-s -w" -o "$TMP/kwok" sigs.k8s.io/kwok/cmd/kwok
 step kustomize kustomize go build -ldflags "-s -w" -o "$TMP/kustomize" sigs.k8s.io/kustomize/kustomize/v5
+step oauth2-proxy oauth2-proxy go build -ldflags "-s -w -X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=v7.15.6" \
+  -o "$TMP/oauth2-proxy" github.com/oauth2-proxy/oauth2-proxy/v7
 
 moddir() { (cd "$E2E_SRC/modules/$1" && go list -m -f '{{.Dir}}' "$2"); }
 KWOK_SRC=$(moddir kwok sigs.k8s.io/kwok)
@@ -45,6 +48,12 @@ ARGO_SRC=$(moddir argocd github.com/argoproj/argo-cd/v3)
 mkdir -p "$TMP/argocd-crds"
 cp "$ARGO_SRC"/manifests/crds/{application,applicationset,appproject}-crd.yaml "$TMP/argocd-crds/"
 chmod -R u+w "$TMP/argocd-crds"
+# Gateway API's standard CRDs (HTTPRoute, Gateway, ...), at the version of the main module's
+# sigs.k8s.io/gateway-api: the API-server test validates each preview's HTTPRoute against them.
+GW_SRC=$(cd "$E2E_SRC/../.." && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
+mkdir -p "$TMP/gateway-api-crds"
+cp "$GW_SRC"/config/crd/standard/*.yaml "$TMP/gateway-api-crds/"
+chmod -R u+w "$TMP/gateway-api-crds"
 
 touch "$TMP/.complete"
 rm -rf "$BIN" && mv "$TMP" "$BIN"

@@ -100,6 +100,10 @@ kc apply --server-side -f "$BIN/argocd-crds/"
 # kubectl wait fails while .status.conditions is empty: retry
 wait_for "Argo CD CRDs established" 60 kc wait --for=condition=Established --timeout=5s \
   crd/applications.argoproj.io crd/applicationsets.argoproj.io crd/appprojects.argoproj.io
+# Gateway API: every preview renders an HTTPRoute on the shared Gateway.
+kc apply --server-side -f "$BIN/gateway-api-crds/"
+wait_for "Gateway API CRDs established" 60 kc wait --for=condition=Established --timeout=5s \
+  crd/httproutes.gateway.networking.k8s.io crd/gateways.gateway.networking.k8s.io
 kc apply -f - <<EOT
 apiVersion: v1
 kind: ConfigMap

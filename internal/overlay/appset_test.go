@@ -84,7 +84,9 @@ func TestDocumentedApplicationSet(t *testing.T) {
 					"  SEARCH_API_PUBLIC_URL: \"https://search.staging.example.com\"\n" +
 					"  SEARCH_API_TARGET: \"staging\"",
 				"- op: add\n  path: /spec/egress/-\n  value:\n    to:\n      - namespaceSelector:\n          matchLabels:\n" +
-					"            kubernetes.io/metadata.name: \"" + ns + "\"",
+					"            kubernetes.io/metadata.name: \"" + ns + "\"\n" +
+					"        podSelector:\n          matchLabels:\n            app.kubernetes.io/name: preview-app\n" +
+					"    ports:\n      - protocol: TCP\n        port: 8080",
 			},
 			wantInfo: []v1alpha1.Info{
 				{Name: "Preview", Value: "https://frontend-pr-3-cdf85e.preview.example.com"},
@@ -146,7 +148,8 @@ func TestDocumentedApplicationSet(t *testing.T) {
 	}
 	egress, _, _ := unstructured.NestedSlice(find("NetworkPolicy", "allow-egress-dependencies").Object, "spec", "egress")
 	last, _ := yaml.Marshal(egress[len(egress)-1])
-	if want := "to:\n- namespaceSelector:\n    matchLabels:\n      kubernetes.io/metadata.name: " + ns + "\n"; string(last) != want {
+	if want := "ports:\n- port: 8080\n  protocol: TCP\nto:\n- namespaceSelector:\n    matchLabels:\n      kubernetes.io/metadata.name: " + ns + "\n" +
+		"  podSelector:\n    matchLabels:\n      app.kubernetes.io/name: preview-app\n"; string(last) != want {
 		t.Errorf("last egress rule:\n%s\nwant:\n%s", last, want)
 	}
 }

@@ -227,6 +227,45 @@ func (d *decoder) overlayConfig(p pair, o *OverlayConfig) {
 	})
 }
 
+// port decodes one port number (1..65535).
+func (d *decoder) port(p pair) (int, bool) {
+	n, ok := d.integer(p.v, p.path)
+	if !ok {
+		return 0, false
+	}
+	if n < 1 || n > 65535 {
+		d.fail(p.v, p.path, "%d is not a port (1..65535)", n)
+		return 0, false
+	}
+	return n, true
+}
+
+// ports decodes a non-empty list of distinct port numbers.
+func (d *decoder) ports(p pair) []int {
+	if p.v.Kind != yaml.SequenceNode {
+		d.fail(p.v, p.path, "want a list of port numbers, got %s", kind(p.v))
+		return nil
+	}
+	if len(p.v.Content) == 0 {
+		d.fail(p.v, p.path, "must list at least one port (leave it out to use the port of staging.url)")
+		return nil
+	}
+	var out []int
+	for i, n := range p.v.Content {
+		at := fmt.Sprintf("%s[%d]", p.path, i)
+		v, ok := d.port(pair{k: n, v: n, path: at})
+		if !ok {
+			continue
+		}
+		if slices.Contains(out, v) {
+			d.fail(n, at, "%d is listed twice", v)
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
 func (d *decoder) profiles(p pair) []string {
 	if p.v.Kind != yaml.SequenceNode {
 		d.fail(p.v, p.path, "want a list of profile names, got %s", kind(p.v))
@@ -305,6 +344,11 @@ func (d *decoder) services(p pair) (params.Catalog, map[string]ServiceInput) {
 					s.Port = n
 				}
 			},
+			"targetPort": func(r pair) {
+				if n, ok := d.port(r); ok {
+					s.TargetPort = n
+				}
+			},
 			"staging": func(r pair) {
 				set[r.key] = true
 				var sset = map[string]bool{}
@@ -320,6 +364,7 @@ func (d *decoder) services(p pair) (params.Catalog, map[string]ServiceInput) {
 							s.StagingPublicURL = v
 						}
 					},
+					"ports": func(u pair) { s.StagingPorts = d.ports(u) },
 					"namespace": func(u pair) {
 						sset[u.key] = true
 						if v, ok := d.str(u.v, u.path); ok {

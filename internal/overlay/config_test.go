@@ -34,8 +34,8 @@ func TestParseConfigDocumentedExample(t *testing.T) {
 				StagingNamespace: "staging",
 			},
 			"search": {
-				Name: "search", Repo: pr.Repo{Owner: "acme", Name: "search"}, ServiceName: "search", Port: 9200,
-				StagingURL: "http://search.staging.svc.cluster.local:9200", StagingNamespace: "staging",
+				Name: "search", Repo: pr.Repo{Owner: "acme", Name: "search"}, ServiceName: "search", Port: 9200, TargetPort: 9201,
+				StagingURL: "http://search.staging.svc.cluster.local:9200", StagingNamespace: "staging", StagingPorts: []int{9201, 9300},
 			},
 			"accounts": {
 				Name: "accounts", Repo: pr.Repo{Owner: "acme", Name: "accounts"}, ServiceName: "accounts", Port: 80,
@@ -49,7 +49,7 @@ func TestParseConfigDocumentedExample(t *testing.T) {
 	payments := at("payments", 37)
 	payments.Params = map[string]json.RawMessage{"label": json.RawMessage(`"preview"`), "ttl": json.RawMessage(`"48h"`), "database": json.RawMessage(`true`)}
 	payments.Lines = map[string]int{"label": 38, "ttl": 39, "database": 40}
-	want.ServiceInputs = map[string]ServiceInput{"payments": payments, "search": at("search", 41), "accounts": at("accounts", 48)}
+	want.ServiceInputs = map[string]ServiceInput{"payments": payments, "search": at("search", 41), "accounts": at("accounts", 50)}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}
@@ -149,7 +149,16 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"staging namespace bad", strings.Replace(svc(full), "namespace: staging", "namespace: Staging", 1),
 			`c.yaml: line 8: services.payments.staging.namespace: "Staging" is not a namespace name (DNS-1123 label)`},
 		{"unknown service field", validService + "    team: core\n",
-			`c.yaml: line 10: services.payments.team: unknown field (known: input, port, repository, service, staging)`},
+			`c.yaml: line 10: services.payments.team: unknown field (known: input, port, repository, service, staging, targetPort)`},
+		{"target port out of range", validService + "    targetPort: 0\n",
+			`c.yaml: line 10: services.payments.targetPort: 0 is not a port (1..65535)`},
+		{"staging ports not a list", strings.Replace(svc(full), "namespace: staging", "namespace: staging\n      ports: 8080", 1),
+			`c.yaml: line 9: services.payments.staging.ports: want a list of port numbers, got the number 8080`},
+		{"staging ports empty", strings.Replace(svc(full), "namespace: staging", "namespace: staging\n      ports: []", 1),
+			`c.yaml: line 9: services.payments.staging.ports: must list at least one port (leave it out to use the port of staging.url)`},
+		{"staging port twice or out of range", strings.Replace(svc(full), "namespace: staging", "namespace: staging\n      ports: [8080, 8080, 65536]", 1),
+			"c.yaml: line 9: services.payments.staging.ports[1]: 8080 is listed twice\n" +
+				"c.yaml: line 9: services.payments.staging.ports[2]: 65536 is not a port (1..65535)"},
 		{"version 2", "version: 2",
 			`c.yaml: line 1: version: 2 is not supported (this server reads version 1)`},
 	}

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,7 +49,12 @@ const (
 	DepPublicURL = "public_url"
 	DepNamespace = "namespace"
 	DepReason    = "reason"
+	DepPorts     = "ports"
 )
+
+// DefaultTargetPort is the container port of a preview's app when the
+// catalog names none: the port of kustomize/base's app container.
+const DefaultTargetPort = 8080
 
 // MaxConfigError bounds the config_error value (bytes).
 const MaxConfigError = 2048
@@ -83,15 +90,66 @@ type Service struct {
 	// Repo is the repository whose pull requests preview the service.
 	Repo pr.Repo
 	// ServiceName and Port are the Kubernetes Service of the app in a
-	// preview namespace.
+	// preview namespace; TargetPort is the port its pods listen on (the
+	// Service's targetPort), which a NetworkPolicy sees. Zero means
+	// DefaultTargetPort.
 	ServiceName string
 	Port        int
+	TargetPort  int
 	// StagingURL is what the app uses to reach staging (ideally in-cluster);
 	// StagingPublicURL is staging's public URL (StagingURL when empty).
 	StagingURL       string
 	StagingPublicURL string
 	// StagingNamespace is where staging runs (for NetworkPolicy egress).
 	StagingNamespace string
+	// StagingPorts are the ports staging's pods listen on: the only ports
+	// a preview's egress to StagingNamespace opens. Empty means the port
+	// of StagingURL (explicit, else 80 for http and 443 for https); see
+	// StagingPortList.
+	StagingPorts []int
+}
+
+// PreviewPort returns the port a preview's app pods listen on.
+func (s Service) PreviewPort() int {
+	if s.TargetPort == 0 {
+		return DefaultTargetPort
+	}
+	return s.TargetPort
+}
+
+// StagingPortList returns the ports to open towards staging: StagingPorts,
+// or else the port of StagingURL; nil when neither gives one.
+func (s Service) StagingPortList() []int {
+	if len(s.StagingPorts) > 0 {
+		return slices.Clone(s.StagingPorts)
+	}
+	if p := URLPort(s.StagingURL); p != 0 {
+		return []int{p}
+	}
+	return nil
+}
+
+// URLPort returns the port an http or https URL connects to: its explicit
+// port, else 80 or 443 by scheme; 0 when raw is not such a URL.
+func URLPort(raw string) int {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return 0
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return 0
+		}
+		return n
+	}
+	switch u.Scheme {
+	case "http":
+		return 80
+	case "https":
+		return 443
+	}
+	return 0
 }
 
 // Catalog maps a service name to its Service.
@@ -279,6 +337,10 @@ type Dependency struct {
 	URL       string
 	PublicURL string
 	Namespace string
+	// Ports are the ports the app's pods connect to in Namespace: the
+	// target preview's app container port, or staging's ports. A
+	// preview's egress to Namespace opens these and no other.
+	Ports []int
 	// Reason says why a dependency that asked for a preview points at
 	// staging; empty when it got what it asked for.
 	Reason string
@@ -321,6 +383,7 @@ func resolve(ref DependencyRef, cat Catalog, live *Previews, now time.Time) Depe
 	}
 	d.Known = true
 	d.URL, d.PublicURL, d.Namespace = svc.StagingURL, svc.StagingPublicURL, svc.StagingNamespace
+	d.Ports = svc.StagingPortList()
 	if d.PublicURL == "" {
 		d.PublicURL = svc.StagingURL
 	}
@@ -354,6 +417,7 @@ func resolve(ref DependencyRef, cat Catalog, live *Previews, now time.Time) Depe
 	d.URL = fmt.Sprintf("http://%s.%s.svc.%s:%d", svc.ServiceName, ns, ClusterDomain, svc.Port)
 	d.PublicURL = "https://" + host
 	d.Namespace = ns
+	d.Ports = []int{svc.PreviewPort()}
 	d.ExpiresAt = ExpiresAt(c.PR, c.Options)
 	return d
 }
@@ -392,6 +456,7 @@ type depJSON struct {
 	URL       string `json:"url"`
 	PublicURL string `json:"public_url"`
 	Namespace string `json:"namespace"`
+	Ports     []int  `json:"ports"`
 	Reason    string `json:"reason"`
 }
 
@@ -402,11 +467,13 @@ type depJSON struct {
 //   - env: o.Env as a JSON object ("{}" when none);
 //   - dependencies: a JSON array with one object per known dependency,
 //     sorted by name: {"name", "key", "env", "target", "requested", "url",
-//     "public_url", "namespace", "reason"} ("[]" when none), for
+//     "public_url", "namespace", "ports", "reason"} ("[]" when none;
+//     ports is a list of numbers, never null), for
 //     `range (fromJson .dependencies)` in a goTemplate ApplicationSet;
 //   - dependency_names: the known dependencies' names, comma-joined;
 //   - dep_<key>_<field> for each known dependency and each field of
-//     target, requested, url, public_url, namespace and reason.
+//     target, requested, url, public_url, namespace, ports (comma-joined)
+//     and reason.
 //
 // A dependency on an unknown service only contributes to config_error.
 func Extend(m map[string]string, o Options, deps []Dependency, configErr error) {
@@ -419,7 +486,10 @@ func Extend(m map[string]string, o Options, deps []Dependency, configErr error) 
 		j := depJSON{
 			Name: d.Name, Key: DepKey(d.Name), Env: DepEnvName(d.Name),
 			Target: d.Target, Requested: d.Requested, URL: d.URL, PublicURL: d.PublicURL,
-			Namespace: d.Namespace, Reason: d.Reason,
+			Namespace: d.Namespace, Ports: d.Ports, Reason: d.Reason,
+		}
+		if j.Ports == nil {
+			j.Ports = []int{}
 		}
 		list = append(list, j)
 		names = append(names, d.Name)
@@ -429,6 +499,11 @@ func Extend(m map[string]string, o Options, deps []Dependency, configErr error) 
 		m[DepParam(d.Name, DepPublicURL)] = j.PublicURL
 		m[DepParam(d.Name, DepNamespace)] = j.Namespace
 		m[DepParam(d.Name, DepReason)] = j.Reason
+		ports := make([]string, len(j.Ports))
+		for i, p := range j.Ports {
+			ports[i] = strconv.Itoa(p)
+		}
+		m[DepParam(d.Name, DepPorts)] = strings.Join(ports, ",")
 	}
 	b, _ := json.Marshal(list) // strings only: cannot fail
 	m[KeyDependencies] = string(b)

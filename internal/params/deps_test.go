@@ -22,7 +22,7 @@ func testCatalog() Catalog {
 	return Catalog{
 		"payments": {
 			Name: "payments", Repo: pr.Repo{Owner: "acme", Name: "payments"},
-			ServiceName: "app", Port: 8080,
+			ServiceName: "app", Port: 8080, TargetPort: 9090,
 			StagingURL:       "http://payments.staging.svc.cluster.local:8080",
 			StagingPublicURL: "https://payments.staging.example.com",
 			StagingNamespace: "staging",
@@ -32,6 +32,7 @@ func testCatalog() Catalog {
 			ServiceName: "search", Port: 9200,
 			StagingURL:       "http://search.staging-search.svc.cluster.local:9200",
 			StagingNamespace: "staging-search",
+			StagingPorts:     []int{9200, 9300},
 		},
 	}
 }
@@ -50,7 +51,7 @@ func stagingPayments(requested, reason string) Dependency {
 		Name: "payments", Known: true, Requested: requested, Target: "staging",
 		URL:       "http://payments.staging.svc.cluster.local:8080",
 		PublicURL: "https://payments.staging.example.com",
-		Namespace: "staging", Reason: reason,
+		Namespace: "staging", Ports: []int{8080}, Reason: reason,
 	}
 }
 
@@ -60,7 +61,7 @@ func livePayments(requested string) Dependency {
 		TargetRepo: pr.Repo{Owner: "acme", Name: "payments"}, TargetNumber: 42,
 		URL:       "http://app." + paymentsNS + ".svc.cluster.local:8080",
 		PublicURL: "https://" + paymentsNS + ".preview.example.com",
-		Namespace: paymentsNS,
+		Namespace: paymentsNS, Ports: []int{9090},
 		ExpiresAt: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC),
 	}
 }
@@ -342,19 +343,21 @@ func TestExtend(t *testing.T) {
 		"config_error":              `.preview.yaml: line 2: ttl: 400h exceeds the maximum 168h; capped; .preview.yaml: line 12: dependencies.ghost: unknown service "ghost" (known: payments, search-api)`,
 		"env":                       `{"FEATURE_X":"on \"really\"","LOG_LEVEL":"debug"}`,
 		"dependency_names":          "payments,search-api",
-		"dependencies":              `[{"name":"payments","key":"payments","env":"PAYMENTS","target":"pr-42","requested":"pr-42","url":"http://app.payments-pr-42-bf264d.svc.cluster.local:8080","public_url":"https://payments-pr-42-bf264d.preview.example.com","namespace":"payments-pr-42-bf264d","reason":""},{"name":"search-api","key":"search_api","env":"SEARCH_API","target":"staging","requested":"pr-7","url":"http://search.staging-search.svc.cluster.local:9200","public_url":"http://search.staging-search.svc.cluster.local:9200","namespace":"staging-search","reason":"target PR closed or not found"}]`,
+		"dependencies":              `[{"name":"payments","key":"payments","env":"PAYMENTS","target":"pr-42","requested":"pr-42","url":"http://app.payments-pr-42-bf264d.svc.cluster.local:8080","public_url":"https://payments-pr-42-bf264d.preview.example.com","namespace":"payments-pr-42-bf264d","ports":[9090],"reason":""},{"name":"search-api","key":"search_api","env":"SEARCH_API","target":"staging","requested":"pr-7","url":"http://search.staging-search.svc.cluster.local:9200","public_url":"http://search.staging-search.svc.cluster.local:9200","namespace":"staging-search","ports":[9200,9300],"reason":"target PR closed or not found"}]`,
 		"dep_payments_target":       "pr-42",
 		"dep_payments_requested":    "pr-42",
 		"dep_payments_url":          "http://app.payments-pr-42-bf264d.svc.cluster.local:8080",
 		"dep_payments_public_url":   "https://payments-pr-42-bf264d.preview.example.com",
 		"dep_payments_namespace":    "payments-pr-42-bf264d",
 		"dep_payments_reason":       "",
+		"dep_payments_ports":        "9090",
 		"dep_search_api_target":     "staging",
 		"dep_search_api_requested":  "pr-7",
 		"dep_search_api_url":        "http://search.staging-search.svc.cluster.local:9200",
 		"dep_search_api_public_url": "http://search.staging-search.svc.cluster.local:9200",
 		"dep_search_api_namespace":  "staging-search",
 		"dep_search_api_reason":     "target PR closed or not found",
+		"dep_search_api_ports":      "9200,9300",
 	}
 	diffMaps(t, m, want)
 
@@ -362,6 +365,42 @@ func TestExtend(t *testing.T) {
 	m = map[string]string{}
 	Extend(m, baseOptions(), nil, nil)
 	diffMaps(t, m, map[string]string{"config_error": "", "env": "{}", "dependencies": "[]", "dependency_names": ""})
+}
+
+// TestDependencyPorts: the ports a preview's egress opens towards a
+// dependency are the pods' ports, never "every port".
+func TestDependencyPorts(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		svc  Service
+		want []int // staging
+		pod  int   // a preview's app
+	}{
+		{"explicit staging ports win over the URL", Service{StagingURL: "http://a.staging:80", StagingPorts: []int{8080, 9090}, TargetPort: 3000}, []int{8080, 9090}, 3000},
+		{"port of the staging URL", Service{StagingURL: "http://a.staging.svc.cluster.local:8081"}, []int{8081}, DefaultTargetPort},
+		{"http without a port", Service{StagingURL: "http://a.staging.svc.cluster.local"}, []int{80}, DefaultTargetPort},
+		{"https without a port", Service{StagingURL: "https://a.staging.example.com/v1"}, []int{443}, DefaultTargetPort},
+		{"no usable URL", Service{StagingURL: "grpc://a.staging"}, nil, DefaultTargetPort},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.svc.StagingPortList(); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("StagingPortList() = %v, want %v", got, tc.want)
+			}
+			if got := tc.svc.PreviewPort(); got != tc.pod {
+				t.Errorf("PreviewPort() = %d, want %d", got, tc.pod)
+			}
+		})
+	}
+	// A service without usable ports still gives "ports":[] (a list, never
+	// null: templates range over it).
+	cat := Catalog{"odd": {Name: "odd", Repo: pr.Repo{Owner: "acme", Name: "odd"}, ServiceName: "app", Port: 80, StagingURL: "grpc://odd.staging", StagingNamespace: "staging"}}
+	m := map[string]string{}
+	Extend(m, baseOptions(), ResolveDependencies([]DependencyRef{{Name: "odd", Target: "staging"}}, cat, nil, t0), nil)
+	if !strings.Contains(m["dependencies"], `"ports":[]`) || m["dep_odd_ports"] != "" {
+		t.Errorf("dependencies = %s, dep_odd_ports = %q", m["dependencies"], m["dep_odd_ports"])
+	}
 }
 
 func diffMaps(t *testing.T, got, want map[string]string) {

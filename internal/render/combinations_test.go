@@ -41,7 +41,10 @@ var baseObjects = []string{
 	"LimitRange/preview-limits",
 	"NetworkPolicy/default-deny",
 	"NetworkPolicy/allow-same-namespace",
-	"NetworkPolicy/allow-from-ingress-controller",
+	"NetworkPolicy/allow-egress-same-namespace",
+	"NetworkPolicy/allow-from-gateway",
+	"NetworkPolicy/allow-app-from-edge",
+	"NetworkPolicy/allow-from-monitoring",
 	"NetworkPolicy/allow-dns",
 	"NetworkPolicy/allow-egress-dependencies",
 	"NetworkPolicy/allow-from-dependents",
@@ -49,7 +52,9 @@ var baseObjects = []string{
 	"ConfigMap/preview-env",
 	"Deployment/app",
 	"Service/app",
-	"Ingress/app",
+	"Deployment/edge",
+	"Service/edge",
+	"HTTPRoute/app",
 }
 
 var dbObjects = []string{
@@ -68,14 +73,18 @@ var dbObjects = []string{
 var combinations = []combination{
 	{name: "base", components: []string{"../components/size-small"}},
 	{name: "db", components: []string{"../components/db", "../components/size-small"}, extra: dbObjects},
-	{name: "basic-auth", components: []string{"../components/basic-auth", "../components/size-small"}},
-	{name: "db-basic-auth", components: []string{"../components/db", "../components/basic-auth", "../components/size-small"}, extra: dbObjects},
+	{name: "auth", components: []string{"../components/auth", "../components/size-small"}},
+	{name: "db-auth", components: []string{"../components/db", "../components/auth", "../components/size-small"}, extra: dbObjects},
 	{
 		name:       "backend",
-		components: []string{"../components/db", "../components/redis", "../components/mongodb", "../components/basic-auth", "../components/size-small"},
+		components: []string{"../components/db", "../components/redis", "../components/mongodb", "../components/auth", "../components/size-small"},
 		extra:      append(slices.Clone(dbObjects), redisMongoObjects...),
 	},
-	{name: "large", components: []string{"../components/cert-manager", "../components/size-large"}},
+	{
+		name:       "large",
+		components: []string{"../components/auth", "../components/auth-github", "../components/ingress", "../components/egress-internet", "../components/size-large"},
+		extra:      []string{"NetworkPolicy/allow-egress-internet", "NetworkPolicy/allow-edge-to-github"},
+	},
 	{
 		name:       "backend-medium",
 		components: []string{"../components/db", "../components/redis", "../components/mongodb", "../components/size-medium"},
@@ -153,6 +162,9 @@ func TestCombinationsInvariants(t *testing.T) {
 				got = append(got, o.GetKind()+"/"+o.GetName())
 			}
 			want := append(slices.Clone(baseObjects), c.extra...)
+			if slices.Contains(c.components, "../components/ingress") {
+				want[slices.Index(want, "HTTPRoute/app")] = "Ingress/app" // the variant replaces the route
+			}
 			sort.Strings(got)
 			sort.Strings(want)
 			if !slices.Equal(got, want) {
@@ -198,18 +210,21 @@ func TestCombinationsInvariants(t *testing.T) {
 			if got := containerImages(t, app)["app"]; got != testImage {
 				t.Errorf("app image = %q, want %q", got, testImage)
 			}
-			ing := find(objs, "Ingress", "app")
-			auth := ing.GetAnnotations()["nginx.ingress.kubernetes.io/auth-secret"]
-			if wantAuth := slices.Contains(c.components, "../components/basic-auth"); wantAuth != (auth != "") {
-				t.Errorf("basic auth switched on = %v, auth-secret = %q", wantAuth, auth)
-			} else if wantAuth {
-				if auth != "preview-system/preview-basic-auth" || ing.GetAnnotations()["nginx.ingress.kubernetes.io/auth-type"] != "basic" {
-					t.Errorf("basic-auth annotations = %v", ing.GetAnnotations())
-				}
+			// The edge asks for a login exactly when components/auth is on;
+			// the route (or the Ingress) goes to the edge, never to the app.
+			edge := find(objs, "Deployment", "edge")
+			cs, _, _ := unstructured.NestedSlice(edge.Object, "spec", "template", "spec", "containers")
+			args, _, _ := unstructured.NestedStringSlice(cs[0].(map[string]any), "args")
+			if want := slices.Contains(c.components, "../components/auth"); want != slices.Contains(args, "--htpasswd-file=/etc/preview-auth/htpasswd") || want == slices.Contains(args, "--skip-auth-route=^/") {
+				t.Errorf("auth switched on = %v, edge args = %v", want, args)
 			}
-			issuer := ing.GetAnnotations()["cert-manager.io/cluster-issuer"]
-			if want := slices.Contains(c.components, "../components/cert-manager"); want != (issuer != "") {
-				t.Errorf("cert-manager switched on = %v, issuer = %q", want, issuer)
+			front := find(objs, "HTTPRoute", "app")
+			backend := []string{"spec", "rules", "0", "backendRefs", "0", "name"}
+			if front == nil {
+				front, backend = find(objs, "Ingress", "app"), []string{"spec", "rules", "0", "http", "paths", "0", "backend", "service", "name"}
+			}
+			if got := nested(front.Object, backend...); got != "edge" {
+				t.Errorf("%s/app routes to %v, want Service edge", front.GetKind(), got)
 			}
 
 			if slices.Contains(c.components, "../components/db") {
@@ -316,4 +331,23 @@ func usesSecretKey(t *testing.T, o *unstructured.Unstructured, name, key string)
 		}
 	}
 	return false
+}
+
+// nested reads a field by path, where a number indexes a list.
+func nested(v any, path ...string) any {
+	for _, p := range path {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[p]
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i >= len(x) {
+				return nil
+			}
+			v = x[i]
+		default:
+			return nil
+		}
+	}
+	return v
 }

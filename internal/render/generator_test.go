@@ -22,19 +22,19 @@ func TestGeneratorDemoOutput(t *testing.T) {
 		file, appset, ns, image string
 		components              []string
 		deps                    map[string]string // preview-dependencies
-		dependsOn               []string          // egress beyond staging and ingress-nginx
+		dependsOn               []string          // egress rules of allow-egress-dependencies
 		extraEnv                map[string]string
 	}{
 		{
 			file: "backend-pr-1.yaml", appset: "appsets/backend.yaml", ns: "backend-pr-1-58d661",
 			image:      "ghcr.io/acme/backend:pr-1-3f78685",
-			components: []string{"../components/db", "../components/redis", "../components/mongodb", "../components/basic-auth", "../components/size-small"},
+			components: []string{"../components/db", "../components/redis", "../components/mongodb", "../components/auth", "../components/size-small"},
 			deps:       map[string]string{"BACKEND_URL": "https://backend.staging.example.com", "FRONTEND_URL": "https://frontend.staging.example.com"},
 		},
 		{
 			file: "frontend-pr-7.yaml", appset: "appsets/frontend.yaml", ns: "frontend-pr-7-cdf85e",
 			image:      "ghcr.io/acme/frontend:pr-7-a94a8fe",
-			components: []string{"../components/basic-auth", "../components/size-small"},
+			components: []string{"../components/auth", "../components/size-small"},
 			deps: map[string]string{
 				"BACKEND_URL":        "http://app.backend-pr-1-58d661.svc.cluster.local:80",
 				"BACKEND_PUBLIC_URL": "https://backend-pr-1-58d661.preview.example.com",
@@ -86,7 +86,7 @@ func TestGeneratorDemoOutput(t *testing.T) {
 			}
 			egress, _, _ := unstructured.NestedSlice(find(res.Objects, "NetworkPolicy", "allow-egress-dependencies").Object, "spec", "egress")
 			var to []string
-			for _, rule := range egress[2:] {
+			for _, rule := range egress {
 				sel := rule.(map[string]any)["to"].([]any)[0].(map[string]any)["namespaceSelector"].(map[string]any)["matchLabels"].(map[string]any)
 				to = append(to, sel["kubernetes.io/metadata.name"].(string))
 			}

@@ -45,6 +45,7 @@ func TestMain(m *testing.M) {
 	whReplicas = map[string]string{"generator-a": localPort(27356), "generator-b": localPort(27357)}
 	ctx, stop := context.WithCancel(context.Background())
 	go st.ingressStatus(ctx)
+	go st.routeStatus(ctx)
 	code := m.Run()
 	stop()
 	if code != 0 {

@@ -22,8 +22,8 @@ import (
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/preview-generator/preview-generator/internal/github/githubtest"
 )
@@ -278,10 +278,13 @@ func (sc *scenario) labelCreatesPreview(t *testing.T) {
 		{"limitrange", "preview-limits"},
 		{"networkpolicy", "default-deny"},
 		{"networkpolicy", "allow-same-namespace"},
-		{"networkpolicy", "allow-from-ingress-controller"},
+		{"networkpolicy", "allow-from-gateway"},
+		{"networkpolicy", "allow-app-from-edge"},
 		{"networkpolicy", "allow-dns"},
 		{"networkpolicy", "allow-egress-dependencies"},
 		{"service", "app"},
+		{"deployment", "edge"},
+		{"service", "edge"},
 		{"deployment", "redis"},
 		{"deployment", "mongodb"},
 	} {
@@ -289,11 +292,11 @@ func (sc *scenario) labelCreatesPreview(t *testing.T) {
 			t.Errorf("%s: %v", describe(obj[0], backendPR1, obj[1]), err)
 		}
 	}
-	var ing networkingv1.Ingress
-	if err := st.getJSON(ctx, &ing, "-n", backendPR1, "ingress", "app"); err != nil {
-		t.Errorf("ingress: %v", err)
-	} else if len(ing.Spec.Rules) == 0 || ing.Spec.Rules[0].Host != host {
-		t.Errorf("ingress app rules %+v: want host %s", ing.Spec.Rules, host)
+	var route gatewayv1.HTTPRoute
+	if err := st.getJSON(ctx, &route, "-n", backendPR1, "httproute.gateway.networking.k8s.io", "app"); err != nil {
+		t.Errorf("httproute: %v", err)
+	} else if !slices.Equal(route.Spec.Hostnames, []gatewayv1.Hostname{gatewayv1.Hostname(host)}) {
+		t.Errorf("httproute app hostnames %v: want %s", route.Spec.Hostnames, host)
 	}
 	var env corev1.ConfigMap
 	if err := st.getJSON(ctx, &env, "-n", backendPR1, "configmap", "preview-env"); err != nil {
@@ -719,20 +722,20 @@ func (sc *scenario) renderMatchesArgo(t *testing.T) {
 			t.Errorf("app image: render %q, Argo CD applied %q", img, liveImg)
 		}
 	}
-	var ing networkingv1.Ingress
-	if err := st.getJSON(ctx, &ing, "-n", ns, "ingress", "app"); err != nil {
-		t.Fatalf("reading the Ingress: %v", err)
+	var route gatewayv1.HTTPRoute
+	if err := st.getJSON(ctx, &route, "-n", ns, "httproute.gateway.networking.k8s.io", "app"); err != nil {
+		t.Fatalf("reading the HTTPRoute: %v", err)
 	}
-	if r, ok := byKey["Ingress "+ns+"/app"]; !ok {
-		t.Errorf("render has no Ingress %s/app", ns)
+	if r, ok := byKey["HTTPRoute "+ns+"/app"]; !ok {
+		t.Errorf("render has no HTTPRoute %s/app", ns)
 	} else {
-		rules, _, _ := unstructured.NestedSlice(r.Object, "spec", "rules")
-		host := ""
-		if len(rules) > 0 {
-			host, _, _ = unstructured.NestedString(rules[0].(map[string]any), "host")
+		hosts, _, _ := unstructured.NestedStringSlice(r.Object, "spec", "hostnames")
+		var applied []string
+		for _, h := range route.Spec.Hostnames {
+			applied = append(applied, string(h))
 		}
-		if len(ing.Spec.Rules) == 0 || ing.Spec.Rules[0].Host != host {
-			t.Errorf("ingress host: render %q, Argo CD applied %+v", host, ing.Spec.Rules)
+		if !slices.Equal(hosts, applied) {
+			t.Errorf("httproute hostnames: render %v, Argo CD applied %v", hosts, applied)
 		}
 	}
 	for _, name := range []string{"preview-env", "preview-dependencies"} {

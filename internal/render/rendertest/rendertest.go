@@ -12,15 +12,30 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/scheme"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
+
+// typedScheme knows Kubernetes' built-in kinds and Gateway API v1's
+// (kustomize/base renders an HTTPRoute).
+var typedScheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := scheme.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	if err := gatewayv1.Install(s); err != nil {
+		panic(err)
+	}
+	return s
+}()
 
 // DecodeTyped decodes a rendered object into its Kubernetes Go type,
 // refusing unknown fields: a misspelt field in kustomize/ fails here instead
 // of being dropped silently by the API server's pruning.
 func DecodeTyped(t testing.TB, o *unstructured.Unstructured) {
 	t.Helper()
-	typed, err := scheme.Scheme.New(o.GroupVersionKind())
+	typed, err := typedScheme.New(o.GroupVersionKind())
 	if err != nil {
 		t.Errorf("%s %s: no Go type: %v", o.GroupVersionKind(), o.GetName(), err)
 		return
