@@ -1,6 +1,7 @@
 package previewgenerator_test
 
 import (
+	"encoding/json"
 	"maps"
 	"slices"
 	"strings"
@@ -73,9 +74,8 @@ func TestNotificationTriggers(t *testing.T) {
 	if oldSrc == nil || headSrc == nil {
 		t.Fatal("the rendered Application has no spec.source")
 	}
-	oldImage, headImage := oldParams["image"], headParams["image"]
-	if got := dig(headApp, "metadata", "annotations", "preview-generator.io/image"); got != headImage {
-		t.Fatalf("annotation preview-generator.io/image = %v, want the head commit's image %s", got, headImage)
+	if got := dig(headApp, "metadata", "annotations", "preview-generator.io/image"); got != headParams["image"] {
+		t.Fatalf("annotation preview-generator.io/image = %v, want the head commit's image %s", got, headParams["image"])
 	}
 
 	// status builds an Application status. phase "" means no operation;
@@ -86,19 +86,14 @@ func TestNotificationTriggers(t *testing.T) {
 		sync       string
 		comparedTo any
 		health     string
-		images     []string
 	}
 	status := func(s st) map[string]any {
 		out := map[string]any{
 			"sync":   map[string]any{"status": s.sync, "comparedTo": map[string]any{"source": s.comparedTo}},
 			"health": map[string]any{"status": s.health},
-		}
-		if s.images != nil {
-			imgs := make([]any, len(s.images))
-			for i, im := range s.images {
-				imgs[i] = im
-			}
-			out["summary"] = map[string]any{"images": imgs}
+			// Pods and ReplicaSets are not in the previews project, so
+			// the tree and its image summary hold none.
+			"summary": map[string]any{"externalURLs": []any{headParams["url"]}},
 		}
 		if s.phase != "" {
 			op := map[string]any{"phase": s.phase, "message": "m", "operation": map[string]any{"sync": map[string]any{}}}
@@ -109,48 +104,59 @@ func TestNotificationTriggers(t *testing.T) {
 		}
 		return out
 	}
+	// noImage is the head spec without its preview-app image, as a layout
+	// that set the image elsewhere would render it.
+	noImage := deepCopyJSON(t, headSrc).(map[string]any)
+	kust := noImage["kustomize"].(map[string]any)
+	kust["images"] = slices.DeleteFunc(slices.Clone(kust["images"].([]any)), func(i any) bool {
+		return strings.HasPrefix(i.(string), "preview-app=")
+	})
 	cases := []struct {
 		name   string
+		spec   any // spec.source when not the head commit's
 		status map[string]any
 		delete bool
 		want   []string
 	}{
-		{"new Application, no status yet", map[string]any{}, false, []string{"on-preview-progressing"}},
-		{"push: previous commit Succeeded and Healthy, not refreshed yet",
-			status(st{"Succeeded", oldSrc, "Synced", oldSrc, "Healthy", []string{oldImage}}), false, []string{"on-preview-progressing"}},
-		{"push: previous commit Succeeded and Healthy, head spec OutOfSync",
-			status(st{"Succeeded", oldSrc, "OutOfSync", headSrc, "Healthy", []string{oldImage}}), false, []string{"on-preview-progressing"}},
-		{"push: previous commit's sync Failed",
-			status(st{"Failed", oldSrc, "OutOfSync", headSrc, "Healthy", []string{oldImage}}), false, []string{"on-preview-progressing"}},
-		{"push: previous commit Degraded",
-			status(st{"Succeeded", oldSrc, "OutOfSync", headSrc, "Degraded", []string{oldImage}}), false, []string{"on-preview-progressing"}},
-		{"head commit's sync running",
-			status(st{"Running", headSrc, "OutOfSync", headSrc, "Progressing", []string{oldImage}}), false, []string{"on-preview-progressing"}},
-		{"head commit's sync retrying (no result yet)",
-			status(st{"Running", nil, "OutOfSync", headSrc, "Healthy", []string{oldImage}}), false, []string{"on-preview-progressing"}},
-		{"head commit synced, rollout under way",
-			status(st{"Succeeded", headSrc, "Synced", headSrc, "Progressing", []string{oldImage, headImage}}), false, nil},
-		{"head commit synced and Healthy, status compared with the old spec",
-			status(st{"Succeeded", headSrc, "Synced", oldSrc, "Healthy", []string{headImage}}), false, nil},
-		{"head commit synced and Healthy, pods still on the old image",
-			status(st{"Succeeded", headSrc, "Synced", headSrc, "Healthy", []string{oldImage}}), false, nil},
-		{"head commit synced and Healthy, no summary",
-			status(st{"Succeeded", headSrc, "Synced", headSrc, "Healthy", nil}), false, nil},
-		{"head commit deployed",
-			status(st{"Succeeded", headSrc, "Synced", headSrc, "Healthy", []string{headImage, "quay.io/oauth2-proxy/oauth2-proxy:v7.15.6"}}), false, []string{"on-preview-deployed"}},
-		{"head commit's sync Failed",
-			status(st{"Failed", headSrc, "OutOfSync", headSrc, "Healthy", []string{oldImage}}), false, []string{"on-preview-sync-failed"}},
-		{"head commit's sync Error",
-			status(st{"Error", headSrc, "OutOfSync", headSrc, "Healthy", []string{oldImage}}), false, []string{"on-preview-sync-failed"}},
-		{"head commit synced, Degraded",
-			status(st{"Succeeded", headSrc, "Synced", headSrc, "Degraded", []string{headImage}}), false, []string{"on-preview-degraded"}},
-		{"deleted after deploying",
-			status(st{"Succeeded", headSrc, "Synced", headSrc, "Healthy", []string{headImage}}), true, []string{"on-preview-deleted", "on-preview-deployed"}},
+		{"new Application, no status yet", nil, map[string]any{}, false, []string{"on-preview-progressing"}},
+		{"push: previous commit Succeeded and Healthy, not refreshed yet", nil,
+			status(st{"Succeeded", oldSrc, "Synced", oldSrc, "Healthy"}), false, []string{"on-preview-progressing"}},
+		{"push: previous commit Succeeded and Healthy, head spec OutOfSync", nil,
+			status(st{"Succeeded", oldSrc, "OutOfSync", headSrc, "Healthy"}), false, []string{"on-preview-progressing"}},
+		{"push: previous commit's sync Failed", nil,
+			status(st{"Failed", oldSrc, "OutOfSync", headSrc, "Healthy"}), false, []string{"on-preview-progressing"}},
+		{"push: previous commit Degraded", nil,
+			status(st{"Succeeded", oldSrc, "OutOfSync", headSrc, "Degraded"}), false, []string{"on-preview-progressing"}},
+		{"head commit's sync running", nil,
+			status(st{"Running", headSrc, "OutOfSync", headSrc, "Progressing"}), false, []string{"on-preview-progressing"}},
+		{"head commit's sync retrying (no result yet)", nil,
+			status(st{"Running", nil, "OutOfSync", headSrc, "Healthy"}), false, []string{"on-preview-progressing"}},
+		{"head commit synced, rollout under way", nil,
+			status(st{"Succeeded", headSrc, "Synced", headSrc, "Progressing"}), false, nil},
+		{"head commit synced and Healthy, status compared with the old spec", nil,
+			status(st{"Succeeded", headSrc, "Synced", oldSrc, "Healthy"}), false, nil},
+		{"head commit synced and Healthy, its image not among the synced ones", noImage,
+			status(st{"Succeeded", noImage, "Synced", noImage, "Healthy"}), false, nil},
+		{"head commit deployed", nil,
+			status(st{"Succeeded", headSrc, "Synced", headSrc, "Healthy"}), false, []string{"on-preview-deployed"}},
+		{"head commit's sync Failed", nil,
+			status(st{"Failed", headSrc, "OutOfSync", headSrc, "Healthy"}), false, []string{"on-preview-sync-failed"}},
+		{"head commit's sync Error", nil,
+			status(st{"Error", headSrc, "OutOfSync", headSrc, "Healthy"}), false, []string{"on-preview-sync-failed"}},
+		{"head commit synced, Degraded", nil,
+			status(st{"Succeeded", headSrc, "Synced", headSrc, "Degraded"}), false, []string{"on-preview-degraded"}},
+		{"deleted after deploying", nil,
+			status(st{"Succeeded", headSrc, "Synced", headSrc, "Healthy"}), true, []string{"on-preview-deleted", "on-preview-deployed"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			app := maps.Clone(headApp)
 			app["status"] = tc.status
+			if tc.spec != nil {
+				spec := maps.Clone(app["spec"].(map[string]any))
+				spec["source"] = tc.spec
+				app["spec"] = spec
+			}
 			if tc.delete {
 				meta := maps.Clone(app["metadata"].(map[string]any))
 				meta["deletionTimestamp"] = "2026-11-23T10:00:00Z"
@@ -218,6 +224,20 @@ func TestNotificationComment(t *testing.T) {
 			t.Errorf("comment lacks %q:\n%s", want, got)
 		}
 	}
+}
+
+// deepCopyJSON copies a decoded JSON value.
+func deepCopyJSON(t *testing.T, v any) any {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out any
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // dig walks nested maps.

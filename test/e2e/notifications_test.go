@@ -63,7 +63,7 @@ func notifyImage(sha string) string {
 //	close the PR     inactive
 //
 // Every success is checked, when GitHub receives it, against the Application at that moment:
-// the sync of that commit finished and its image runs.
+// the sync of that commit finished and the app Deployment runs its image, rolled out.
 func TestPreviewNotifications(t *testing.T) {
 	gh := githubtest.New()
 	t.Cleanup(gh.Close)
@@ -146,7 +146,7 @@ func (n *notifyScenario) record(t *testing.T, format string, args ...any) {
 // onRequest runs in the fake GitHub before it serves a request. For a success deployment
 // status, it reads the Application now: the success was decided from a state at least as old,
 // and a commit's deployment cannot un-finish, so the Application must show that commit's sync
-// finished, Synced, Healthy and its image running.
+// finished, Synced and Healthy, and the app Deployment must run its image, rolled out.
 func (n *notifyScenario) onRequest(r githubtest.Request) {
 	if r.Route != githubtest.RouteDeploymentStatus {
 		return
@@ -190,12 +190,18 @@ func (n *notifyScenario) onRequest(r githubtest.Request) {
 			return fmt.Errorf("the last operation is %+v", op)
 		case !slices.Contains(synced, "preview-app="+img):
 			return fmt.Errorf("the last sync applied images %v, not %s", synced, img)
-		case !slices.Contains(app.Status.Summary.Images, img):
-			return fmt.Errorf("the pods run %v, not %s", app.Status.Summary.Images, img)
 		case app.Status.Sync.Status != "Synced" || app.Status.Health.Status != "Healthy":
 			return fmt.Errorf("the Application is %s/%s", app.Status.Sync.Status, app.Status.Health.Status)
 		}
-		return nil
+		// What runs: the app Deployment has the image, rolled out.
+		d, err := st.deployment(ctx, notifyPreview, "app")
+		if err != nil {
+			return err
+		}
+		if got, err := containerImage(d, "app"); err != nil || got != img {
+			return fmt.Errorf("the app Deployment runs %q (%v), not %s", got, err, img)
+		}
+		return st.available(notifyPreview, "app")(ctx)
 	}()
 	n.mu.Lock()
 	defer n.mu.Unlock()
