@@ -379,6 +379,12 @@ func (n *notifyScenario) pushBlocked(t *testing.T) {
 	n.wantComment(t, sha1, 0)
 
 	unblock()
+	// The application controller notices a window's end at its next periodic reconciliation
+	// (minutes); ask for one, as the UI's Refresh does.
+	if _, err := st.kubectl(ctx, nil, "-n", "argocd", "annotate", "--overwrite", "application", notifyPreview,
+		"argocd.argoproj.io/refresh=normal"); err != nil {
+		t.Fatalf("refreshing the Application: %v", err)
+	}
 	took := eventually(t, 5*time.Minute, "success for sha2 once the window is gone", n.hasState(t, sha2, "success"))
 	n.checkViolations(t)
 	n.wantStates(t, sha2, "in_progress", "success")
