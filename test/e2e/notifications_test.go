@@ -257,6 +257,22 @@ func (n *notifyScenario) hasState(t *testing.T, sha, state string) func(context.
 	}
 }
 
+// deployed is nil once sha's deployment has its success and the PR comment names sha: the
+// service sends the status, then edits the comment, in one notification.
+func (n *notifyScenario) deployed(t *testing.T, sha string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := n.hasState(t, sha, "success")(ctx); err != nil {
+			return err
+		}
+		for _, c := range n.gh.IssueComments(backendRepo, notifyPR) {
+			if strings.Contains(c.Body, sha) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no comment names %.7s yet", sha)
+	}
+}
+
 // wantStates fails unless sha's deployment went through exactly want.
 func (n *notifyScenario) wantStates(t *testing.T, sha string, want ...string) {
 	t.Helper()
@@ -295,7 +311,7 @@ func (n *notifyScenario) label(t *testing.T) {
 	n.gh.OpenPR(githubtest.PullRequest{Repo: backendRepo, Number: notifyPR, Title: "Notify me", HeadSHA: sha1,
 		CreatedAt: labelled, CommittedAt: labelled.Add(-time.Minute), Labels: []string{previewLabel}})
 	progressing := eventually(t, 3*time.Minute, "in_progress for sha1", n.hasState(t, sha1, "in_progress"))
-	took := eventually(t, 5*time.Minute, "success for sha1", n.hasState(t, sha1, "success"))
+	took := eventually(t, 5*time.Minute, "success and comment for sha1", n.deployed(t, sha1))
 	n.checkViolations(t)
 	n.wantStates(t, sha1, "in_progress", "success")
 	n.wantComment(t, sha1, 0)
@@ -385,7 +401,7 @@ func (n *notifyScenario) pushBlocked(t *testing.T) {
 		"argocd.argoproj.io/refresh=normal"); err != nil {
 		t.Fatalf("refreshing the Application: %v", err)
 	}
-	took := eventually(t, 5*time.Minute, "success for sha2 once the window is gone", n.hasState(t, sha2, "success"))
+	took := eventually(t, 5*time.Minute, "success and comment for sha2 once the window is gone", n.deployed(t, sha2))
 	n.checkViolations(t)
 	n.wantStates(t, sha2, "in_progress", "success")
 	n.wantStates(t, sha1, "in_progress", "success")
@@ -461,7 +477,7 @@ func (n *notifyScenario) pushAfterFailure(t *testing.T) {
 	})
 	n.gh.PushHead(backendRepo, notifyPR, sha4, time.Now())
 	progressing := eventually(t, 3*time.Minute, "in_progress for sha4", n.hasState(t, sha4, "in_progress"))
-	took := eventually(t, 5*time.Minute, "success for sha4", n.hasState(t, sha4, "success"))
+	took := eventually(t, 5*time.Minute, "success and comment for sha4", n.deployed(t, sha4))
 	n.checkViolations(t)
 	n.wantStates(t, sha4, "in_progress", "success")
 	n.wantStates(t, sha3, "in_progress", "error")
