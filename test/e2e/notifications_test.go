@@ -361,6 +361,9 @@ func (n *notifyScenario) pushBlocked(t *testing.T) {
 			`[{"op":"remove","path":"/spec/syncWindows"}]`)
 	}
 	defer unblock()
+	// A reconciliation that read the project before the window was added could still start
+	// sha2's sync: push only after one that began later.
+	reconciledSince(t, time.Now())
 	n.gh.PushHead(backendRepo, notifyPR, sha2, time.Now())
 	progressing := eventually(t, 3*time.Minute, "in_progress for sha2", n.hasState(t, sha2, "in_progress"))
 	// The in_progress came from an evaluation of every trigger on sha2's spec with sha1's
@@ -397,10 +400,7 @@ func (n *notifyScenario) pushBlocked(t *testing.T) {
 	unblock()
 	// The application controller notices a window's end at its next periodic reconciliation
 	// (minutes); ask for one, as the UI's Refresh does.
-	if _, err := st.kubectl(ctx, nil, "-n", "argocd", "annotate", "--overwrite", "application", notifyPreview,
-		"argocd.argoproj.io/refresh=normal"); err != nil {
-		t.Fatalf("refreshing the Application: %v", err)
-	}
+	reconciledSince(t, time.Now())
 	took := eventually(t, 5*time.Minute, "success and comment for sha2 once the window is gone", n.deployed(t, sha2))
 	n.checkViolations(t)
 	n.wantStates(t, sha2, "in_progress", "success")
@@ -494,6 +494,28 @@ func (n *notifyScenario) closePR(t *testing.T) {
 	n.wantStates(t, sha4, "in_progress", "success", "inactive")
 	n.wantComment(t, sha4, 2)
 	n.record(t, "close → inactive: %s", took.Round(100*time.Millisecond))
+}
+
+// reconciledSince asks the application controller to refresh the preview's Application (as the
+// UI's Refresh does) until a reconciliation starts after since: status.reconciledAt is taken
+// right after the reconciliation reads the AppProject, and has whole seconds, hence the margin.
+func reconciledSince(t *testing.T, since time.Time) {
+	t.Helper()
+	after := since.Truncate(time.Second).Add(2 * time.Second)
+	eventually(t, 2*time.Minute, "a reconciliation of "+notifyPreview+" after "+since.Format(time.TimeOnly), func(ctx context.Context) error {
+		app, err := st.application(ctx, notifyPreview)
+		if err != nil {
+			return err
+		}
+		if r := app.Status.ReconciledAt; r != nil && !r.Time.Before(after) {
+			return nil
+		}
+		if _, err := st.kubectl(ctx, nil, "-n", "argocd", "annotate", "--overwrite", "application", notifyPreview,
+			"argocd.argoproj.io/refresh=normal"); err != nil {
+			return err
+		}
+		return fmt.Errorf("reconciled at %v", app.Status.ReconciledAt)
+	})
 }
 
 // checkAuth: the notifier authenticated as the GitHub App (installation tokens minted, no 401 on
