@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -352,6 +353,7 @@ func (n *notifyScenario) restartController(t *testing.T) {
 // for sha2's success. Only in_progress for sha2 until the window goes and sha2 really deploys.
 func (n *notifyScenario) pushBlocked(t *testing.T) {
 	ctx := context.Background()
+	n.settled(t)
 	if _, err := st.kubectl(ctx, nil, "-n", "argocd", "patch", "appproject", "previews", "--type=merge", "-p",
 		`{"spec":{"syncWindows":[{"kind":"deny","schedule":"* * * * *","duration":"1h","applications":["`+notifyPreview+`"],"manualSync":false}]}}`); err != nil {
 		t.Fatalf("adding the sync window: %v", err)
@@ -437,6 +439,7 @@ spec:
     namespaceSelector:
       matchLabels: {kubernetes.io/metadata.name: %[2]s}
 `, img, notifyPreview)
+	n.settled(t)
 	st.apply(t, policy)
 	t.Cleanup(func() {
 		st.deleteObjects(t, time.Minute, "validatingadmissionpolicybinding,validatingadmissionpolicy", "preview-e2e-refuse-image")
@@ -494,6 +497,43 @@ func (n *notifyScenario) closePR(t *testing.T) {
 	n.wantStates(t, sha4, "in_progress", "success", "inactive")
 	n.wantComment(t, sha4, 2)
 	n.record(t, "close → inactive: %s", took.Round(100*time.Millisecond))
+}
+
+// settled waits until the preview rests on the PR's current state: the Application's expiry is
+// the one GitHub's updated_at gives (the notifier's own comment moves updated_at, as on GitHub,
+// so the generator extends the preview and Argo CD syncs the same commit again), and the sync of
+// its current spec Succeeded, Synced and Healthy. A step that changes what Argo CD may do starts
+// from there, not in the middle of that extra sync.
+func (n *notifyScenario) settled(t *testing.T) {
+	t.Helper()
+	eventually(t, 3*time.Minute, "preview settled on the PR's current state", func(ctx context.Context) error {
+		var updated time.Time
+		for _, p := range n.gh.OpenPRs(backendRepo) {
+			if p.Number == notifyPR {
+				updated = p.UpdatedAt
+			}
+		}
+		app, err := st.application(ctx, notifyPreview)
+		if err != nil {
+			return err
+		}
+		if want, got := updated.Add(ttl).UTC().Format(time.RFC3339), app.Annotations["preview-generator.io/expires-at"]; got != want {
+			return fmt.Errorf("expires-at %s, want %s", got, want)
+		}
+		op := app.Status.OperationState
+		if op == nil || op.Phase != "Succeeded" || op.SyncResult == nil {
+			return fmt.Errorf("operation %v", op)
+		}
+		synced, _ := json.Marshal(op.SyncResult.Source)
+		spec, _ := json.Marshal(app.Spec.Source)
+		if string(synced) != string(spec) {
+			return errors.New("the last sync did not run the current spec")
+		}
+		if app.Status.Sync.Status != "Synced" || app.Status.Health.Status != "Healthy" {
+			return fmt.Errorf("%s/%s", app.Status.Sync.Status, app.Status.Health.Status)
+		}
+		return nil
+	})
 }
 
 // reconciledSince asks the application controller to refresh the preview's Application (as the
