@@ -369,13 +369,21 @@ func (n *notifyScenario) pushBlocked(t *testing.T) {
 	n.gh.PushHead(backendRepo, notifyPR, sha2, time.Now())
 	progressing := eventually(t, 3*time.Minute, "in_progress for sha2", n.hasState(t, sha2, "in_progress"))
 	// The in_progress came from an evaluation of every trigger on sha2's spec with sha1's
-	// status; wait for two more evaluations of on-preview-deployed (false) on that state.
-	base, err := triggerEvals(ctx, "on-preview-deployed", false)
+	// status; wait for two more evaluations of on-preview-deployed on that state.
+	evals := func(ctx context.Context) (int, error) {
+		yes, err := triggerEvals(ctx, "on-preview-deployed", true)
+		if err != nil {
+			return 0, err
+		}
+		no, err := triggerEvals(ctx, "on-preview-deployed", false)
+		return yes + no, err
+	}
+	base, err := evals(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 2*time.Minute, "on-preview-deployed evaluated twice more while blocked", func(ctx context.Context) error {
-		v, err := triggerEvals(ctx, "on-preview-deployed", false)
+		v, err := evals(ctx)
 		if err != nil {
 			return err
 		}
@@ -384,6 +392,7 @@ func (n *notifyScenario) pushBlocked(t *testing.T) {
 		}
 		return nil
 	})
+	n.checkViolations(t)
 	app, err := st.application(ctx, notifyPreview)
 	if err != nil {
 		t.Fatal(err)
