@@ -332,13 +332,13 @@ func (n *notifyScenario) restartController(t *testing.T) {
 	}
 	// Two evaluations of on-preview-deployed as true by the new process: the first one's
 	// processing (and any send) is over.
-	took := eventually(t, 2*time.Minute, "restarted controller evaluated on-preview-deployed twice", func(ctx context.Context) error {
+	took := eventually(t, 4*time.Minute, "restarted controller evaluated on-preview-deployed twice", func(ctx context.Context) error {
 		v, err := triggerEvals(ctx, "on-preview-deployed", true)
 		if err != nil {
 			return err
 		}
 		if v < 2 {
-			return fmt.Errorf("%d evaluations", v)
+			return fmt.Errorf("%d evaluations (refresh asked: %v)", v, poke(ctx))
 		}
 		return nil
 	})
@@ -382,13 +382,13 @@ func (n *notifyScenario) pushBlocked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Minute, "on-preview-deployed evaluated twice more while blocked", func(ctx context.Context) error {
+	eventually(t, 4*time.Minute, "on-preview-deployed evaluated twice more while blocked", func(ctx context.Context) error {
 		v, err := evals(ctx)
 		if err != nil {
 			return err
 		}
 		if v < base+2 {
-			return fmt.Errorf("%d evaluations since in_progress", v-base)
+			return fmt.Errorf("%d evaluations since in_progress (refresh asked: %v)", v-base, poke(ctx))
 		}
 		return nil
 	})
@@ -545,6 +545,15 @@ func (n *notifyScenario) settled(t *testing.T) {
 	})
 }
 
+// poke asks for a refresh of the preview's Application: the annotation, then the status the
+// controller writes, are updates the notifications controller evaluates the triggers on (else it
+// waits for the next status change or its 60 s resync).
+func poke(ctx context.Context) error {
+	_, err := st.kubectl(ctx, nil, "-n", "argocd", "annotate", "--overwrite", "application", notifyPreview,
+		"argocd.argoproj.io/refresh=normal")
+	return err
+}
+
 // reconciledSince asks the application controller to refresh the preview's Application (as the
 // UI's Refresh does) until a reconciliation starts after since: status.reconciledAt is taken
 // right after the reconciliation reads the AppProject, and has whole seconds, hence the margin.
@@ -559,11 +568,7 @@ func reconciledSince(t *testing.T, since time.Time) {
 		if r := app.Status.ReconciledAt; r != nil && !r.Time.Before(after) {
 			return nil
 		}
-		if _, err := st.kubectl(ctx, nil, "-n", "argocd", "annotate", "--overwrite", "application", notifyPreview,
-			"argocd.argoproj.io/refresh=normal"); err != nil {
-			return err
-		}
-		return fmt.Errorf("reconciled at %v", app.Status.ReconciledAt)
+		return fmt.Errorf("reconciled at %v (refresh asked: %v)", app.Status.ReconciledAt, poke(ctx))
 	})
 }
 
