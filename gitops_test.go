@@ -271,7 +271,7 @@ func TestPluginConfig(t *testing.T) {
 
 // The fields of notifications-engine's trigger conditions and GitHub
 // notification templates (pkg/triggers, pkg/services/github.go at the
-// version Argo CD v2.14 uses), restated to decode the ConfigMap strictly.
+// version Argo CD v3.2.11 uses), restated to decode the ConfigMap strictly.
 type condition struct {
 	Description string   `json:"description"`
 	When        string   `json:"when"`
@@ -295,7 +295,8 @@ type notificationTemplate struct {
 			Reference            string    `json:"reference"`
 		} `json:"deployment"`
 		PullRequestComment *struct {
-			Content string `json:"content"`
+			Content    string `json:"content"`
+			CommentTag string `json:"commentTag"`
 		} `json:"pullRequestComment"`
 	} `json:"github"`
 }

@@ -29,9 +29,30 @@ APISERVER_PORT=$(port 27443) KCM_PORT=$(port 27257) SCHEDULER_PORT=$(port 27259)
 REDIS_PORT=$(port 27637) GIT_PORT=$(port 27090)
 REPO_SERVER_PORT=$(port 27081) REPO_SERVER_METRICS_PORT=$(port 27084) APP_CONTROLLER_METRICS_PORT=$(port 27082)
 APPSET_METRICS_PORT=$(port 27085) APPSET_PROBE_PORT=$(port 27086) APPSET_WEBHOOK_PORT=$(port 27087)
+NOTIFICATIONS_METRICS_PORT=$(port 27083)
 
 # Start order; down stops in reverse.
-E2E_PROCS="etcd kube-apiserver kube-controller-manager kube-scheduler kwok redis githttp argocd-repo-server argocd-application-controller argocd-applicationset-controller"
+E2E_PROCS="etcd kube-apiserver kube-controller-manager kube-scheduler kwok redis githttp argocd-repo-server argocd-application-controller argocd-applicationset-controller argocd-notifications"
+
+# start_argocd_notifications starts Argo CD's notifications controller and waits for its metrics
+# (up.sh, and restart.sh, which the notification tests call to restart it). Needs BIN and the
+# ARGOCD_* environment of up.sh. Its metrics port is the only one bound on every interface: the
+# controller takes no address.
+start_argocd_notifications() {
+  start_bg argocd-notifications env ARGOCD_BINARY_NAME=argocd-notifications "$BIN/argocd" \
+    --namespace argocd --argocd-repo-server 127.0.0.1:$REPO_SERVER_PORT \
+    --metrics-port $NOTIFICATIONS_METRICS_PORT --logformat text
+  wait_for argocd-notifications 60 curl -sf http://127.0.0.1:$NOTIFICATIONS_METRICS_PORT/metrics
+}
+
+# argocd_env exports what the Argo CD components need outside a pod.
+argocd_env() {
+  export ARGOCD_GPG_ENABLED=false
+  # Outside a pod: the in-cluster destination https://kubernetes.default.svc uses $KUBECONFIG.
+  export ARGOCD_FAKE_IN_CLUSTER=true
+  export ARGOCD_TLS_DATA_PATH=$DATA/argocd/tls ARGOCD_SSH_DATA_PATH=$DATA/argocd/ssh ARGOCD_GNUPGHOME=$DATA/argocd/gpg
+  mkdir -p "$ARGOCD_TLS_DATA_PATH" "$ARGOCD_SSH_DATA_PATH" "$ARGOCD_GNUPGHOME"
+}
 
 # e2e_bin_dir prints the cache folder for the current pinned modules and Go version.
 e2e_bin_dir() {

@@ -4,6 +4,7 @@
 #   etcd -> kube-apiserver -> kube-controller-manager -> kube-scheduler -> kwok + fake node
 #   -> Argo CD CRDs, argocd-cm/secret, default AppProject -> redis -> git smart-HTTP server
 #   -> argocd-repo-server -> argocd-application-controller -> argocd-applicationset-controller
+#   -> argocd-notifications
 # Binaries come from build.sh's cache. Writes $PREVIEW_E2E_DIR/env (sourceable) for the tests.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -137,6 +138,14 @@ metadata: {name: argocd-secret, namespace: argocd, labels: {app.kubernetes.io/na
 stringData:
   server.secretkey: preview-e2e-server-secret-key
 ---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: argocd-notifications-cm, namespace: argocd, labels: {app.kubernetes.io/name: argocd-notifications-cm, app.kubernetes.io/part-of: argocd}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: argocd-notifications-secret, namespace: argocd, labels: {app.kubernetes.io/name: argocd-notifications-secret, app.kubernetes.io/part-of: argocd}}
+---
 # argocd-server normally creates the default project; it is not run here.
 apiVersion: argoproj.io/v1alpha1
 kind: AppProject
@@ -156,11 +165,7 @@ start_bg githttp "$PREVIEW_E2E_DIR/bin/githttp" -root "$DATA/git" -listen 127.0.
 wait_for githttp 20 curl -s -o /dev/null http://127.0.0.1:$GIT_PORT/
 
 # --- Argo CD components -------------------------------------------------------------------------
-export ARGOCD_GPG_ENABLED=false
-# Outside a pod: the in-cluster destination https://kubernetes.default.svc uses $KUBECONFIG.
-export ARGOCD_FAKE_IN_CLUSTER=true
-export ARGOCD_TLS_DATA_PATH=$DATA/argocd/tls ARGOCD_SSH_DATA_PATH=$DATA/argocd/ssh ARGOCD_GNUPGHOME=$DATA/argocd/gpg
-mkdir -p "$ARGOCD_TLS_DATA_PATH" "$ARGOCD_SSH_DATA_PATH" "$ARGOCD_GNUPGHOME"
+argocd_env
 start_bg argocd-repo-server env ARGOCD_BINARY_NAME=argocd-repo-server TMPDIR="$DATA" "$BIN/argocd" \
   --redis 127.0.0.1:$REDIS_PORT --address 127.0.0.1 --port $REPO_SERVER_PORT \
   --metrics-address 127.0.0.1 --metrics-port $REPO_SERVER_METRICS_PORT --logformat text
@@ -175,6 +180,9 @@ start_bg argocd-applicationset-controller env ARGOCD_BINARY_NAME=argocd-applicat
   --metrics-addr 127.0.0.1:$APPSET_METRICS_PORT --probe-addr 127.0.0.1:$APPSET_PROBE_PORT \
   --webhook-addr 127.0.0.1:$APPSET_WEBHOOK_PORT --logformat text
 wait_for argocd-applicationset-controller 60 curl -sf http://127.0.0.1:$APPSET_METRICS_PORT/metrics
+# Notifications: no trigger, template or service until a test configures argocd-notifications-cm
+# and argocd-notifications-secret (created empty below, as an install does).
+start_argocd_notifications
 
 cat >"$PREVIEW_E2E_DIR/env" <<EOT
 # written by hack/e2e/up.sh; read by test/e2e

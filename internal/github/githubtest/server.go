@@ -1,7 +1,10 @@
 // Package githubtest is a fake GitHub REST API for tests: an HTTP server,
 // mounted under /api/v3/ like GitHub Enterprise, that serves pull requests,
 // issue events, commits and file contents from mutable in-memory state, and
-// the GraphQL queries that read files by commit (see GraphQLPath).
+// the GraphQL queries that read files by commit (see GraphQLPath). It also
+// takes what a deployment notifier writes: commit statuses, Deployments and
+// their statuses, and pull request comments (created, listed, edited), which
+// tests read back with Statuses, Deployments and IssueComments.
 //
 // Responses follow GitHub's documented JSON (built from the REST docs
 // examples in testdata/), with ETag and If-None-Match (304), Link pagination
@@ -49,23 +52,32 @@ const MaxHang = 30 * time.Second
 
 // Route names used in the request counters.
 const (
-	RoutePullsList     = "pulls.list"
-	RoutePullsGet      = "pulls.get"
-	RoutePullCommits   = "pulls.commits"
-	RouteIssueEvents   = "issues.events"
-	RouteCommitGet     = "commits.get"
-	RouteContentsGet   = "contents.get"
-	RouteInstallToken  = "apps.installation_token"
-	RouteStatusCreate  = "statuses.create"
-	RouteGraphQL       = "graphql"
-	RouteUnknown       = "unknown"
-	defaultRateLimit   = 5000
-	maxLoggedRequests  = 10000
-	maxPostBody        = 1 << 20
-	docsRateLimit      = "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"
-	docsSecondaryLimit = "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
-	docsRedirects      = "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects"
-	msgSecondaryLimit  = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID."
+	RoutePullsList    = "pulls.list"
+	RoutePullsGet     = "pulls.get"
+	RoutePullCommits  = "pulls.commits"
+	RouteIssueEvents  = "issues.events"
+	RouteCommitGet    = "commits.get"
+	RouteContentsGet  = "contents.get"
+	RouteInstallToken = "apps.installation_token"
+	RouteStatusCreate = "statuses.create"
+	RouteGraphQL      = "graphql"
+	// The routes of GitHub Deployments, commit-to-pull-request lookups and
+	// issue comments (what Argo CD's notification service calls).
+	RouteDeploymentsList    = "deployments.list"
+	RouteDeploymentCreate   = "deployments.create"
+	RouteDeploymentStatus   = "deployments.statuses.create"
+	RouteCommitPulls        = "commits.pulls"
+	RouteIssueCommentsList  = "issues.comments.list"
+	RouteIssueCommentCreate = "issues.comments.create"
+	RouteIssueCommentUpdate = "issues.comments.update"
+	RouteUnknown            = "unknown"
+	defaultRateLimit        = 5000
+	maxLoggedRequests       = 10000
+	maxPostBody             = 1 << 20
+	docsRateLimit           = "https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting"
+	docsSecondaryLimit      = "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
+	docsRedirects           = "https://docs.github.com/rest/guides/best-practices-for-using-the-rest-api#follow-redirects"
+	msgSecondaryLimit       = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID."
 )
 
 // FailureKind selects an injected failure.
@@ -148,13 +160,17 @@ type Request struct {
 	// number (the page GitHub serves then).
 	Page int
 	// Number is the pull request number in the path when the route has one
-	// (pulls.get, pulls.commits, issues.events), else 0.
+	// (pulls.get, pulls.commits, issues.events, issues.comments.list and
+	// .create), else 0.
 	Number int
 	// Status is the status answered; 0 in the OnRequest callback, which
 	// runs before the request is served. 499 records a request whose client
 	// gave up during an injected hang or latency.
 	Status      int
 	IfNoneMatch string
+	// Body is the body of a POST or PATCH, in the OnRequest callback only
+	// (Requests does not keep it).
+	Body []byte
 }
 
 // describe builds the Request record of r.
@@ -248,6 +264,13 @@ func New() *Server {
 	mux.HandleFunc(repo+"/commits/{ref}", s.route(RouteCommitGet, s.getCommit))
 	mux.HandleFunc(repo+"/contents/{path...}", s.route(RouteContentsGet, s.getContents))
 	mux.HandleFunc("POST "+Prefix+"/repos/{owner}/{repo}/statuses/{sha}", s.route(RouteStatusCreate, s.createStatus))
+	mux.HandleFunc(repo+"/deployments", s.route(RouteDeploymentsList, s.listDeployments))
+	mux.HandleFunc("POST "+Prefix+"/repos/{owner}/{repo}/deployments", s.route(RouteDeploymentCreate, s.createDeployment))
+	mux.HandleFunc("POST "+Prefix+"/repos/{owner}/{repo}/deployments/{id}/statuses", s.route(RouteDeploymentStatus, s.createDeploymentStatus))
+	mux.HandleFunc(repo+"/commits/{sha}/pulls", s.route(RouteCommitPulls, s.listCommitPulls))
+	mux.HandleFunc(repo+"/issues/{number}/comments", s.route(RouteIssueCommentsList, s.listIssueComments))
+	mux.HandleFunc("POST "+Prefix+"/repos/{owner}/{repo}/issues/{number}/comments", s.route(RouteIssueCommentCreate, s.createIssueComment))
+	mux.HandleFunc("PATCH "+Prefix+"/repos/{owner}/{repo}/issues/comments/{id}", s.route(RouteIssueCommentUpdate, s.updateIssueComment))
 	mux.HandleFunc("POST "+Prefix+"/app/installations/{id}/access_tokens", s.handle(RouteInstallToken, true, s.installationToken))
 	mux.HandleFunc("POST "+GraphQLPath, s.route(RouteGraphQL, s.graphql))
 	mux.HandleFunc("/", s.route(RouteUnknown, s.unknownRoute))
@@ -497,7 +520,8 @@ func (s *Server) route(name string, fn handler) http.HandlerFunc { return s.hand
 func (s *Server) handle(name string, raw bool, fn handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		req := describe(name, r)
-		if r.Body != nil && r.Method == http.MethodPost {
+		var body []byte
+		if r.Body != nil && (r.Method == http.MethodPost || r.Method == http.MethodPatch) {
 			// Read now, so that no handler reads from the network under
 			// the lock.
 			b, err := io.ReadAll(io.LimitReader(r.Body, maxPostBody+1))
@@ -506,12 +530,15 @@ func (s *Server) handle(name string, raw bool, fn handler) http.HandlerFunc {
 				return
 			}
 			r.Body = io.NopCloser(bytes.NewReader(b))
+			body = b
 		}
 		s.mu.Lock()
 		hook := s.hook
 		s.mu.Unlock()
 		if hook != nil {
-			hook(req)
+			withBody := req
+			withBody.Body = body
+			hook(withBody)
 		}
 
 		s.mu.Lock()

@@ -87,6 +87,9 @@ type repoState struct {
 	pulls   map[int]*pull
 	commits map[string]commit
 	files   map[fileKey]*entry
+	// deployments and comments, oldest first; they follow a rename.
+	deployments []*Deployment
+	comments    []*IssueComment
 }
 
 func splitRepo(full string) (owner, name string) {
