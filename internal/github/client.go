@@ -118,7 +118,8 @@ type Client struct {
 	etag     *etagTransport
 	now      func() time.Time
 	contents *lru[string, contentEntry]
-	pages    sync.Map // repo key → pages the last listing had
+	ready    *lru[string, struct{}] // commits whose image is ready, by repo, SHA and check
+	pages    sync.Map               // repo key → pages the last listing had
 }
 
 type contentEntry struct {
@@ -237,6 +238,7 @@ func New(cfg Config) (*Client, error) {
 		etag:     et,
 		now:      now,
 		contents: newLRU[string, contentEntry](contentEntries, contentsMaxBytes, func(e contentEntry) int64 { return int64(len(e.data)) + 64 }),
+		ready:    newLRU[string, struct{}](contentEntries, 0, nil),
 	}, nil
 }
 

@@ -87,6 +87,7 @@ type repoState struct {
 	pulls   map[int]*pull
 	commits map[string]commit
 	files   map[fileKey]*entry
+	checks  map[string][]*CheckRun // by commit SHA, oldest first
 }
 
 func splitRepo(full string) (owner, name string) {
@@ -112,6 +113,7 @@ func (s *Server) repoLocked(full string, create bool) *repoState {
 			pulls:   map[int]*pull{},
 			commits: map[string]commit{},
 			files:   map[fileKey]*entry{},
+			checks:  map[string][]*CheckRun{},
 		}
 		s.repos[key] = r
 		// A new repository takes over a renamed one's old name, as on
