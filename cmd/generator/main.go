@@ -128,6 +128,7 @@ type source struct {
 	gh          *github.Client // nil without GitHub
 	lister      store.Lister
 	files       store.Files
+	images      store.Images // nil without GitHub
 	overlayPath string
 	allowed     []pr.Repo
 }
@@ -167,6 +168,7 @@ func newSource(cfg *config, log *slog.Logger, m *metrics.Metrics) (*source, erro
 		return nil, fmt.Errorf("GitHub client: %w", err)
 	}
 	src.gh, src.lister, src.files = gh, gh, store.GitHubFiles{Client: gh, MaxBytes: overlay.MaxFileBytes}
+	src.images = store.GitHubImages{Client: gh}
 	return src, nil
 }
 
@@ -201,7 +203,31 @@ func (src *source) store(cfg *config, sc store.Config, cache *compose.Cache) *st
 	cc := src.compose(cfg)
 	sc.Files, sc.OverlayPath = src.files, src.overlayPath
 	sc.Validate = func(data []byte) error { return cache.Valid(cc, data) }
+	if src.images != nil && len(cfg.server.ImageReady) > 0 {
+		sc.Images, sc.ImageGates = src.images, imageGates(cfg)
+	}
 	return store.New(src.lister, sc)
+}
+
+// imageGates are the image gates of the server config, by repository key.
+func imageGates(cfg *config) map[string]store.ImageGate {
+	out := make(map[string]store.ImageGate, len(cfg.server.ImageReady))
+	for k, g := range cfg.server.ImageReady {
+		out[k] = store.ImageGate{CheckRun: g.CheckRun, Status: g.Status}
+	}
+	return out
+}
+
+// imageStatuses returns what posts why a PR has no preview (image
+// gating), or nil when nothing is gated or posted.
+func (src *source) imageStatuses(cfg *config, log *slog.Logger, m *metrics.Metrics) *store.ImageStatuses {
+	if src.gh == nil || len(cfg.server.ImageReady) == 0 || cfg.ImageStatusContext == "" {
+		return nil
+	}
+	return &store.ImageStatuses{
+		Client: src.gh, Context: cfg.ImageStatusContext, Logger: log.With("component", "image-status"), Metrics: m,
+		IsForbidden: func(err error) bool { return errors.Is(err, github.ErrForbidden) || errors.Is(err, github.ErrNotFound) },
+	}
 }
 
 // storeSink passes what a webhook delivery changed on to the store: an
@@ -229,6 +255,11 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	}
 	cache := compose.NewCache()
 	sc := store.Config{Interval: cfg.ResyncInterval, Logger: log, Metrics: m}
+	if is := src.imageStatuses(cfg, log, m); is != nil {
+		// The store refreshes only in the leader's term (--leader-elect),
+		// so only the leader posts.
+		sc.OnImages = is.Report
+	}
 	if refresher != nil {
 		// A repository whose answer changed (after a webhook's refresh or a
 		// poll) gets its ApplicationSets reconciled now, not at their next
@@ -266,6 +297,10 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		wh, err := webhook.New(webhook.Config{
 			Secret: cfg.webhookSecret, Sink: storeSink{st}, Metrics: m, Logger: log,
 			Watched: func(r pr.Repo) bool { return watched[r.Key()] },
+			ImageGate: func(r pr.Repo) (webhook.ImageGate, bool) {
+				g, ok := cfg.server.ImageReady[r.Key()]
+				return webhook.ImageGate{CheckRun: g.CheckRun, Status: g.Status}, ok && src.images != nil
+			},
 		})
 		if err != nil {
 			return fmt.Errorf("webhook: %w", err)
