@@ -36,10 +36,10 @@ type ImageStatusMetrics interface {
 // build-image", or failure when the check failed. Once the head's image is
 // ready, a status it posted on that head turns to success.
 //
-// It posts each (commit, state, description) once: before its first post
-// on a commit it reads the commit's status (one request), so a restarted
-// or another replica does not post again what GitHub already shows; then
-// it remembers what it posted. When the token may not post statuses
+// It posts each (commit, state, description) once: it remembers what
+// GitHub shows, and before writing something else it reads the commit's
+// status (one request), so a restarted or another replica does not post
+// again what GitHub already shows. When the token may not post statuses
 // (403 or 404), it logs once, counts, and leaves the repository alone for
 // DenyFor. At most MaxPerRefresh commits are written per call; the rest
 // wait for the next refresh. Use it as Config.OnImages (Report). It is safe
@@ -137,21 +137,21 @@ func (s *ImageStatuses) post(ctx context.Context, repo pr.Repo, sha, state, desc
 	if known && have == value {
 		return false, nil
 	}
-	if !known {
-		st, d, err := s.Client.CommitStatus(ctx, repo, sha, s.context())
-		if err != nil {
-			return true, fmt.Errorf("reading status %s: %w", s.context(), err)
-		}
-		if st != "" {
-			s.remember(key, st+"\x00"+d)
-		}
-		if st == state && d == desc {
-			s.count("unchanged")
-			return true, nil
-		}
-		if st == "" && state == "success" {
-			return true, nil // nothing of ours to turn to success
-		}
+	// What GitHub shows may differ from what this process remembers
+	// (another replica, a previous leader): read it before writing.
+	st, d, err := s.Client.CommitStatus(ctx, repo, sha, s.context())
+	if err != nil {
+		return true, fmt.Errorf("reading status %s: %w", s.context(), err)
+	}
+	if st != "" {
+		s.remember(key, st+"\x00"+d)
+	}
+	if st == state && d == desc {
+		s.count("unchanged")
+		return true, nil
+	}
+	if st == "" && state == "success" {
+		return true, nil // nothing of ours to turn to success
 	}
 	if err := s.Client.SetCommitStatus(ctx, repo, sha, state, s.context(), desc, ""); err != nil {
 		return true, err
