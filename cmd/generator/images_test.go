@@ -145,7 +145,9 @@ func TestServeImageGating(t *testing.T) {
 			`"repository":{"name":"backend","full_name":"acme/backend","owner":{"login":"acme"}}}`)
 	}
 
-	waitFor("no preview without an image", func(b string) bool { return b == `{"output":{"parameters":[]}}`+"\n" || strings.Contains(b, `"parameters":[]`) })
+	waitFor("no preview without an image", func(b string) bool {
+		return b == `{"output":{"parameters":[]}}`+"\n" || strings.Contains(b, `"parameters":[]`)
+	})
 	for range 50 {
 		if gh.Count(githubtest.RouteStatusCreate, 201) == 1 {
 			break
