@@ -50,7 +50,7 @@ func TestParseConfigDocumentedExample(t *testing.T) {
 	payments.Params = map[string]json.RawMessage{"label": json.RawMessage(`"preview"`), "ttl": json.RawMessage(`"48h"`), "database": json.RawMessage(`true`)}
 	payments.Lines = map[string]int{"label": 38, "ttl": 39, "database": 40}
 	want.ServiceInputs = map[string]ServiceInput{"payments": payments, "search": at("search", 41), "accounts": at("accounts", 48)}
-	want.ImageReady = map[string]ImageReady{}
+	want.ImageReady = map[string]ImageReady{"acme/accounts": {CheckRun: "build-image"}, "acme/frontend": {Status: "ci/image"}}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}
