@@ -270,9 +270,12 @@ func TestNoReadyImageNoEntryOnePendingStatus(t *testing.T) {
 	srv := githubtest.NewServer(t)
 	const head = "1111111111111111111111111111111111111111"
 	srv.OpenPR(githubtest.PullRequest{Repo: "acme/backend", Number: 1, HeadSHA: head, Labels: []string{"preview"}})
-	run := srv.AddCheckRun("acme/backend", head, "build-image", "in_progress", "")
+	run := srv.AddCheckRun("acme/backend", head, "build-image", "queued", "")
 	ctx := context.Background()
 	for replica := range 3 {
+		if replica == 1 {
+			srv.UpdateCheckRun("acme/backend", run, "in_progress", "") // the same state for the PR: no new post
+		}
 		s := gatedStore(t, srv)
 		for range 3 {
 			res, err := s.Get(ctx, []pr.Repo{backend}, "preview")
@@ -291,7 +294,7 @@ func TestNoReadyImageNoEntryOnePendingStatus(t *testing.T) {
 		t.Errorf("status posts = %d, want exactly 1", got)
 	}
 	sts := srv.Statuses("acme/backend", head)
-	if len(sts) != 1 || sts[0].State != "pending" || sts[0].Context != "preview" || sts[0].Description != "Waiting for check build-image: check build-image is in_progress" {
+	if len(sts) != 1 || sts[0].State != "pending" || sts[0].Context != "preview" || sts[0].Description != "Waiting for check build-image: no commit of the pull request has a built image yet" {
 		t.Errorf("statuses = %+v", sts)
 	}
 

@@ -32,9 +32,9 @@ type ImageStatusMetrics interface {
 }
 
 // ImageStatuses tells a pull request left out for want of an image why,
-// with a commit status on its head: pending "waiting for check
-// build-image", or failure when the check failed. Once the head's image is
-// ready, a status it posted on that head turns to success.
+// with a commit status on its head: pending "Waiting for check
+// build-image", or failure when the check failed. Once that commit is
+// served (its image is ready), the status turns to success.
 //
 // It posts each (commit, state, description) once: it remembers what
 // GitHub shows, and before writing something else it reads the commit's
@@ -85,11 +85,11 @@ func (s *ImageStatuses) Report(ctx context.Context, repo pr.Repo, reports []Imag
 		if budget == 0 || ctx.Err() != nil {
 			return
 		}
-		state, desc, ok := s.want(repo, r)
+		sha, state, desc, ok := s.want(repo, r)
 		if !ok {
 			continue
 		}
-		wrote, err := s.post(ctx, repo, r.Head, state, desc)
+		wrote, err := s.post(ctx, repo, sha, state, desc)
 		if wrote {
 			budget--
 		}
@@ -104,27 +104,28 @@ func (s *ImageStatuses) Report(ctx context.Context, repo pr.Repo, reports []Imag
 		}
 		if err != nil {
 			s.count("error")
-			s.log().Warn("posting the image status failed; the next refresh tries again", "repo", repo.String(), "sha", r.Head, "error", err)
+			s.log().Warn("posting the image status failed; the next refresh tries again", "repo", repo.String(), "sha", sha, "error", err)
 		}
 	}
 }
 
-// want is the status r calls for; ok is false when none: a head served
-// while ImageStatuses never posted on it.
-func (s *ImageStatuses) want(repo pr.Repo, r ImageReport) (state, desc string, ok bool) {
+// want is the status r calls for, on which commit; ok is false when none.
+// A PR left out gets pending (or failure) on its head; a PR served gets
+// success on the commit served, only where this process posted or saw a
+// status of its context (a former waiting head).
+func (s *ImageStatuses) want(repo pr.Repo, r ImageReport) (sha, state, desc string, ok bool) {
 	switch {
 	case r.Waiting && r.Image.State == ImageFailed:
-		return "failure", fmt.Sprintf("No preview: %s; it deploys once an image is built", r.Image.Detail), true
+		return r.Head, "failure", fmt.Sprintf("No preview: %s; it deploys once an image is built", r.Image.Detail), true
 	case r.Waiting:
-		return "pending", fmt.Sprintf("Waiting for %s: %s", r.Gate, r.Image.Detail), true
-	case r.Image.State == ImageReady:
+		return r.Head, "pending", fmt.Sprintf("Waiting for %s: no commit of the pull request has a built image yet", r.Gate), true
+	case r.Served != "":
 		s.mu.Lock()
-		_, posted := s.posted[repo.Key()+"@"+r.Head]
+		_, seen := s.posted[repo.Key()+"@"+r.Served]
 		s.mu.Unlock()
-		// Only a status this process posted, or saw, is turned to success.
-		return "success", fmt.Sprintf("The %s of %s is ready; the preview deploys it", r.Gate, short(r.Head)), posted
+		return r.Served, "success", fmt.Sprintf("The image of %s is built (%s); the preview deploys it", short(r.Served), r.Gate), seen
 	}
-	return "", "", false
+	return "", "", "", false
 }
 
 // post writes state and desc on sha unless GitHub shows them already.
