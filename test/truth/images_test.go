@@ -119,7 +119,7 @@ func TestImageGatingReplicasAgree(t *testing.T) {
 	}
 	// d1 waited: one pending status, then one success, whoever saw it.
 	sts := w.fake.Statuses(repoB, d1)
-	if len(sts) != 2 || sts[0].State != "pending" || sts[1].State != "success" || !sts[0].Description != "Waiting for check build-image: no commit of the pull request has a built image yet" {
+	if len(sts) != 2 || sts[0].State != "pending" || sts[1].State != "success" || sts[0].Description != "Waiting for check build-image: no commit of the pull request has a built image yet" {
 		t.Errorf("statuses on %s = %+v, want pending then success", short(d1), sts)
 	}
 	for _, h := range []string{c1, c2, e1, e2, e3} {
