@@ -3,7 +3,6 @@ package truth_test
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/preview-generator/preview-generator/internal/github/githubtest"
