@@ -8,12 +8,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/preview-generator/preview-generator/internal/github/githubtest"
+	"github.com/preview-generator/preview-generator/internal/pr"
 	"github.com/preview-generator/preview-generator/internal/server"
+	"github.com/preview-generator/preview-generator/internal/store"
 	"github.com/preview-generator/preview-generator/internal/webhook"
 )
 
@@ -172,5 +175,48 @@ func TestServeImageGating(t *testing.T) {
 	})
 	if got := gh.Count(githubtest.RouteStatusCreate, 0); got != 2 {
 		t.Errorf("status posts = %d, want 2 (pending, then success on the first head; none on a head with a preview)", got)
+	}
+}
+
+// TestImagePosterQueuesWhileAPostRuns: reports that arrive while a
+// repository's post runs are posted together after it, none lost; other
+// repositories do not wait.
+func TestImagePosterQueuesWhileAPostRuns(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	type call struct {
+		repo    string
+		numbers []int
+	}
+	calls := make(chan call, 10)
+	p := &imagePoster{ctx: context.Background(), post: func(_ context.Context, repo pr.Repo, reports []store.ImageReport) {
+		var ns []int
+		for _, r := range reports {
+			ns = append(ns, r.Number)
+		}
+		calls <- call{repo.String(), ns}
+		if repo.Name == "backend" && len(ns) == 1 && ns[0] == 1 {
+			<-release
+		}
+	}}
+	backend, frontend := pr.Repo{Owner: "acme", Name: "backend"}, pr.Repo{Owner: "acme", Name: "frontend"}
+	p.enqueue(context.Background(), backend, []store.ImageReport{{Number: 1}})
+	if c := <-calls; c.repo != "acme/backend" || !slices.Equal(c.numbers, []int{1}) {
+		t.Fatalf("first post %+v", c)
+	}
+	p.enqueue(context.Background(), backend, []store.ImageReport{{Number: 2}})
+	p.enqueue(context.Background(), backend, []store.ImageReport{{Number: 3}})
+	p.enqueue(context.Background(), frontend, []store.ImageReport{{Number: 7}})
+	if c := <-calls; c.repo != "acme/frontend" {
+		t.Fatalf("frontend waited behind backend: %+v", c)
+	}
+	close(release)
+	if c := <-calls; c.repo != "acme/backend" || !slices.Equal(c.numbers, []int{2, 3}) {
+		t.Fatalf("queued post %+v, want #2 and #3 together", c)
+	}
+	select {
+	case c := <-calls:
+		t.Fatalf("unexpected post %+v", c)
+	case <-time.After(100 * time.Millisecond):
 	}
 }

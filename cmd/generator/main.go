@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -230,6 +231,48 @@ func (src *source) imageStatuses(cfg *config, log *slog.Logger, m *metrics.Metri
 	}
 }
 
+// imagePoster runs the image statuses' posts in the background, one
+// repository at a time: reports that arrive while a repository's post
+// runs are kept (up to maxQueued) and posted after it.
+type imagePoster struct {
+	post func(context.Context, pr.Repo, []store.ImageReport)
+	ctx  context.Context
+
+	mu     sync.Mutex
+	queued map[string][]store.ImageReport // by repository key, while one runs
+}
+
+// maxQueued bounds the reports kept per repository while one post runs; a
+// PR left out is reported again at every refresh anyway.
+const maxQueued = 1000
+
+func (p *imagePoster) enqueue(_ context.Context, repo pr.Repo, reports []store.ImageReport) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.queued == nil {
+		p.queued = map[string][]store.ImageReport{}
+	}
+	if q, running := p.queued[repo.Key()]; running {
+		p.queued[repo.Key()] = append(q, reports[:min(len(reports), max(maxQueued-len(q), 0))]...)
+		return
+	}
+	p.queued[repo.Key()] = []store.ImageReport{}
+	go func() {
+		for {
+			p.post(p.ctx, repo, reports)
+			p.mu.Lock()
+			reports = p.queued[repo.Key()]
+			if len(reports) == 0 || p.ctx.Err() != nil {
+				delete(p.queued, repo.Key())
+				p.mu.Unlock()
+				return
+			}
+			p.queued[repo.Key()] = []store.ImageReport{}
+			p.mu.Unlock()
+		}
+	}()
+}
+
 // storeSink passes what a webhook delivery changed on to the store: an
 // immediate refresh of the repository (Refresh never blocks).
 type storeSink struct{ st *store.Store }
@@ -255,17 +298,15 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	}
 	cache := compose.NewCache()
 	sc := store.Config{Interval: cfg.ResyncInterval, Logger: log, Metrics: m}
-	if is := src.imageStatuses(cfg, log, m); is != nil {
+	imageStatuses := src.imageStatuses(cfg, log, m)
+	postCtx, stopPosts := context.WithCancel(ctx)
+	defer stopPosts()
+	if imageStatuses != nil {
 		// The store refreshes only in the leader's term (--leader-elect),
-		// so only the leader posts.
-		sc.OnImages = is.Report
-	}
-	if refresher != nil {
-		// A repository whose answer changed (after a webhook's refresh or a
-		// poll) gets its ApplicationSets reconciled now, not at their next
-		// requeueAfterSeconds; only after the store knows the change, so
-		// Argo CD asks for the new answer.
-		sc.OnChange = refresher.Enqueue
+		// so only the leader posts; in the background, so that a first
+		// listing made for a getparams request does not wait on GitHub's
+		// status API (Report runs one call at a time).
+		sc.OnImages = (&imagePoster{post: imageStatuses.Report, ctx: postCtx}).enqueue
 	}
 	st := src.store(cfg, sc, cache)
 	watched := map[string]bool{}

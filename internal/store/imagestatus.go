@@ -57,9 +57,12 @@ type ImageStatuses struct {
 	MaxPerRefresh int
 	Now           func() time.Time
 
-	mu     sync.Mutex
-	posted map[string]string    // repo@sha -> state + description GitHub shows
-	denied map[string]time.Time // repo key -> until
+	// reporting serialises Report: two calls never post for one commit
+	// at once.
+	reporting sync.Mutex
+	mu        sync.Mutex
+	posted    map[string]string    // repo@sha -> state + description GitHub shows
+	denied    map[string]time.Time // repo key -> until
 }
 
 // maxRemembered bounds ImageStatuses' memory of posted statuses.
@@ -67,6 +70,8 @@ const maxRemembered = 50000
 
 // Report posts what reports call for; see ImageStatuses.
 func (s *ImageStatuses) Report(ctx context.Context, repo pr.Repo, reports []ImageReport) {
+	s.reporting.Lock()
+	defer s.reporting.Unlock()
 	s.mu.Lock()
 	if s.posted == nil {
 		s.posted, s.denied = map[string]string{}, map[string]time.Time{}
