@@ -17,7 +17,9 @@
 // What it serves is a function of GitHub's state: the config file in
 // force for a pull request is its head commit's, or, when that one is
 // invalid, the newest valid one among the pull request's commits, read
-// from GitHub (see Config.Files). No answer depends on what this process
+// from GitHub (see Config.Files); with image gating (Config.Images), the
+// commit served is the newest of the pull request whose image a check run
+// or commit status says is ready. No answer depends on what this process
 // happened to see before, except while a read is failing.
 package store
 
@@ -503,9 +505,11 @@ type refreshed struct {
 	reports  []ImageReport      // image state of each head read
 }
 
-// resolveAll fills the config file of every labelled pull request of list.
-// One whose head did not move keeps its resolution from prev; the others
-// are read (resolve). A pull request whose read fails keeps its last good
+// resolveAll fills the commit served (image gating, gateImage) and the
+// config file of every labelled pull request of list; one without a
+// commit whose image is ready is left out (waiting). One whose head did
+// not move keeps its resolution from prev unless its head's image was not
+// ready; the others are read (resolve). A pull request whose read fails keeps its last good
 // state (kept); a new one is left out (pending) when the repository is
 // warm, and fails the refresh when it is not: its truth is unknown, and a
 // short answer would delete its preview.
