@@ -61,9 +61,12 @@ type config struct {
 	ImageTemplate  string
 	AllowForks     bool
 	ConfigStatus   bool
-	SeedVersion    string
-	SizeProfile    string
-	SizeProfiles   string
+	// ImageStatusContext is the commit status context image gating posts
+	// under when a PR has no commit with a ready image; empty posts none.
+	ImageStatusContext string
+	SeedVersion        string
+	SizeProfile        string
+	SizeProfiles       string
 
 	Demo       bool
 	PRsFile    string
@@ -121,6 +124,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ImageTemplate, "image-template", "{registry}/{repo}:pr-{number}-{head_short_sha}", "default image template")
 	fs.BoolVar(&c.AllowForks, "allow-forks", false, "let ApplicationSets include PRs from forks (includeForks: true)")
 	fs.BoolVar(&c.ConfigStatus, "config-status", false, "post the commit status preview/config (config errors) on each live preview's head commit; the GitHub token needs commit statuses: write")
+	fs.StringVar(&c.ImageStatusContext, "image-status-context", "preview", "commit status context posted on the head of a pull request left out by image gating (imageReady in --config), saying what it waits for; the GitHub token needs commit statuses: write (without it: logged, counted, no preview is affected); empty: post nothing")
 	fs.StringVar(&c.SeedVersion, "seed-version", "v1", "default seed image tag")
 	fs.StringVar(&c.SizeProfile, "size-profile", "small", "default size profile")
 	fs.StringVar(&c.SizeProfiles, "size-profiles", "small,medium,large", "size profiles an ApplicationSet may choose")
@@ -299,6 +303,12 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 			}
 		}
 	}
+	if len(c.server.ImageReady) > 0 && offline && !c.render {
+		bad("config", "imageReady needs GitHub (check runs and commit statuses): it cannot be used with --demo or --prs-file")
+	}
+	if len(c.ImageStatusContext) > 255 {
+		bad("image-status-context", "%d characters; GitHub allows 255", len(c.ImageStatusContext))
+	}
 	if c.ResyncInterval == 0 {
 		c.ResyncInterval = defaultResync
 		if c.WebhookSecret != "" || c.WebhookSecretFile != "" {
@@ -368,10 +378,10 @@ func (c *config) String() string {
 	}
 	return fmt.Sprintf("listen=%s plugin-token=%s plugin-token-file=%s webhook-secret=%s webhook-secret-file=%s github-url=%s github-token=%s github-token-file=%s "+
 		"github-app-id=%d github-app-installation-id=%d github-app-key-file=%s repos=%s resync-interval=%s label=%s "+
-		"default-ttl=%s max-ttl=%s domain=%s registry=%s image-template=%s allow-forks=%t demo=%t prs-file=%s config=%s %s %s",
+		"default-ttl=%s max-ttl=%s domain=%s registry=%s image-template=%s allow-forks=%t image-status-context=%s demo=%t prs-file=%s config=%s %s %s",
 		c.Listen, mask(c.PluginToken), c.PluginTokenFile, mask(c.WebhookSecret), c.WebhookSecretFile, c.GitHubURL, mask(c.GitHubToken), c.GitHubTokenFile,
 		c.GitHubAppID, c.GitHubInstallationID, c.GitHubAppKeyFile, c.Repos, c.ResyncInterval, c.Label,
-		c.DefaultTTL, c.MaxTTL, c.Domain, c.Registry, c.ImageTemplate, c.AllowForks, c.Demo, c.PRsFile, c.ConfigFile, &c.kubeConfig, &c.credsConfig)
+		c.DefaultTTL, c.MaxTTL, c.Domain, c.Registry, c.ImageTemplate, c.AllowForks, c.ImageStatusContext, c.Demo, c.PRsFile, c.ConfigFile, &c.kubeConfig, &c.credsConfig)
 }
 
 func splitList(s string) []string {

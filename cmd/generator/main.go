@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -128,6 +129,7 @@ type source struct {
 	gh          *github.Client // nil without GitHub
 	lister      store.Lister
 	files       store.Files
+	images      store.Images // nil without GitHub
 	overlayPath string
 	allowed     []pr.Repo
 }
@@ -167,6 +169,7 @@ func newSource(cfg *config, log *slog.Logger, m *metrics.Metrics) (*source, erro
 		return nil, fmt.Errorf("GitHub client: %w", err)
 	}
 	src.gh, src.lister, src.files = gh, gh, store.GitHubFiles{Client: gh, MaxBytes: overlay.MaxFileBytes}
+	src.images = store.GitHubImages{Client: gh}
 	return src, nil
 }
 
@@ -201,7 +204,73 @@ func (src *source) store(cfg *config, sc store.Config, cache *compose.Cache) *st
 	cc := src.compose(cfg)
 	sc.Files, sc.OverlayPath = src.files, src.overlayPath
 	sc.Validate = func(data []byte) error { return cache.Valid(cc, data) }
+	if src.images != nil && len(cfg.server.ImageReady) > 0 {
+		sc.Images, sc.ImageGates = src.images, imageGates(cfg)
+	}
 	return store.New(src.lister, sc)
+}
+
+// imageGates are the image gates of the server config, by repository key.
+func imageGates(cfg *config) map[string]store.ImageGate {
+	out := make(map[string]store.ImageGate, len(cfg.server.ImageReady))
+	for k, g := range cfg.server.ImageReady {
+		out[k] = store.ImageGate{CheckRun: g.CheckRun, Status: g.Status}
+	}
+	return out
+}
+
+// imageStatuses returns what posts why a PR has no preview (image
+// gating), or nil when nothing is gated or posted.
+func (src *source) imageStatuses(cfg *config, log *slog.Logger, m *metrics.Metrics) *store.ImageStatuses {
+	if src.gh == nil || len(cfg.server.ImageReady) == 0 || cfg.ImageStatusContext == "" {
+		return nil
+	}
+	return &store.ImageStatuses{
+		Client: src.gh, Context: cfg.ImageStatusContext, Logger: log.With("component", "image-status"), Metrics: m,
+		IsForbidden: func(err error) bool { return errors.Is(err, github.ErrForbidden) || errors.Is(err, github.ErrNotFound) },
+	}
+}
+
+// imagePoster runs the image statuses' posts in the background, one
+// repository at a time: reports that arrive while a repository's post
+// runs are kept (up to maxQueued) and posted after it.
+type imagePoster struct {
+	post func(context.Context, pr.Repo, []store.ImageReport)
+	ctx  context.Context
+
+	mu     sync.Mutex
+	queued map[string][]store.ImageReport // by repository key, while one runs
+}
+
+// maxQueued bounds the reports kept per repository while one post runs; a
+// PR left out is reported again at every refresh anyway.
+const maxQueued = 1000
+
+func (p *imagePoster) enqueue(_ context.Context, repo pr.Repo, reports []store.ImageReport) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.queued == nil {
+		p.queued = map[string][]store.ImageReport{}
+	}
+	if q, running := p.queued[repo.Key()]; running {
+		p.queued[repo.Key()] = append(q, reports[:min(len(reports), max(maxQueued-len(q), 0))]...)
+		return
+	}
+	p.queued[repo.Key()] = []store.ImageReport{}
+	go func() {
+		for {
+			p.post(p.ctx, repo, reports)
+			p.mu.Lock()
+			reports = p.queued[repo.Key()]
+			if len(reports) == 0 || p.ctx.Err() != nil {
+				delete(p.queued, repo.Key())
+				p.mu.Unlock()
+				return
+			}
+			p.queued[repo.Key()] = []store.ImageReport{}
+			p.mu.Unlock()
+		}
+	}()
 }
 
 // storeSink passes what a webhook delivery changed on to the store: an
@@ -233,12 +302,15 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	}
 	cache := compose.NewCache()
 	sc := store.Config{Interval: cfg.ResyncInterval, Logger: log, Metrics: m}
-	if refresher != nil {
-		// A repository whose answer changed (after a webhook's refresh or a
-		// poll) gets its ApplicationSets reconciled now, not at their next
-		// requeueAfterSeconds; only after the store knows the change, so
-		// Argo CD asks for the new answer.
-		sc.OnChange = refresher.Enqueue
+	imageStatuses := src.imageStatuses(cfg, log, m)
+	postCtx, stopPosts := context.WithCancel(ctx)
+	defer stopPosts()
+	if imageStatuses != nil {
+		// The store refreshes only in the leader's term (--leader-elect),
+		// so only the leader posts; in the background, so that a first
+		// listing made for a getparams request does not wait on GitHub's
+		// status API (Report runs one call at a time).
+		sc.OnImages = (&imagePoster{post: imageStatuses.Report, ctx: postCtx}).enqueue
 	}
 	st := src.store(cfg, sc, cache)
 	watched := map[string]bool{}
@@ -277,6 +349,10 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		wh, err := webhook.New(webhook.Config{
 			Secret: cfg.webhookSecret, Sink: storeSink{st}, Metrics: m, Logger: log,
 			Watched: func(r pr.Repo) bool { return watched[r.Key()] },
+			ImageGate: func(r pr.Repo) (webhook.ImageGate, bool) {
+				g, ok := cfg.server.ImageReady[r.Key()]
+				return webhook.ImageGate{CheckRun: g.CheckRun, Status: g.Status}, ok && src.images != nil
+			},
 		})
 		if err != nil {
 			return fmt.Errorf("webhook: %w", err)

@@ -118,7 +118,8 @@ type Client struct {
 	etag     *etagTransport
 	now      func() time.Time
 	contents *lru[string, contentEntry]
-	pages    sync.Map // repo key → pages the last listing had
+	ready    *lru[string, struct{}] // commits whose image is ready, by repo, SHA and check
+	pages    sync.Map               // repo key → pages the last listing had
 }
 
 type contentEntry struct {
@@ -237,6 +238,7 @@ func New(cfg Config) (*Client, error) {
 		etag:     et,
 		now:      now,
 		contents: newLRU[string, contentEntry](contentEntries, contentsMaxBytes, func(e contentEntry) int64 { return int64(len(e.data)) + 64 }),
+		ready:    newLRU[string, struct{}](contentEntries, 0, nil),
 	}, nil
 }
 
@@ -455,26 +457,31 @@ func (c *Client) GetPullRequest(ctx context.Context, repo pr.Repo, number int) (
 const maxPullRequestCommits = 250
 
 // PullRequestCommits returns the SHAs of the commits of pull request
-// number, oldest first, as GitHub lists them (at most 250).
+// number, oldest first, as GitHub lists them (at most 250). Pages are
+// conditional requests: an unchanged list costs no rate limit.
 func (c *Client) PullRequestCommits(ctx context.Context, repo pr.Repo, number int) ([]string, error) {
 	var out []string
 	opts := &gh.ListOptions{PerPage: perPage}
 	for len(out) < maxPullRequestCommits {
 		var page []*gh.RepositoryCommit
-		resp, err := c.call(ctx, EndpointPullCommits, nil, func(ctx context.Context) (*gh.Response, error) {
+		shas, resp, err := conditionalPage(ctx, c, EndpointPullCommits, func(ctx context.Context) (*gh.Response, error) {
 			var (
 				resp *gh.Response
 				err  error
 			)
 			page, resp, err = c.gh.PullRequests.ListCommits(ctx, repo.Owner, repo.Name, number, opts)
 			return resp, err
+		}, func() ([]string, int64) {
+			shas := make([]string, len(page))
+			for i, cm := range page {
+				shas[i] = cm.GetSHA()
+			}
+			return shas, int64(len(shas))*56 + 64
 		})
 		if err != nil {
 			return nil, fmt.Errorf("listing commits of %s#%d: %w", repo, number, err)
 		}
-		for _, cm := range page {
-			out = append(out, cm.GetSHA())
-		}
+		out = append(out, shas...)
 		if resp.NextPage == 0 || resp.NextPage <= opts.Page {
 			break
 		}

@@ -40,6 +40,7 @@ type Metrics struct {
 	credForeign    *prometheus.GaugeVec
 	credMissing    *prometheus.GaugeVec
 	credNamespaces prometheus.Gauge
+	imageStatuses  *prometheus.CounterVec
 }
 
 // New creates and registers the collectors, plus the Go and process ones.
@@ -111,11 +112,11 @@ func New() *Metrics {
 		}, []string{"repo"}),
 		prProblems: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "pull_request_problems",
-			Help: "Labelled pull requests that could not be read at the last refresh, by repo and state: kept (served from their last good state) or pending (new, not listed until they can be read).",
+			Help: "Labelled pull requests that could not be read at the last refresh, by repo and state: kept (served from their last good state) or pending (new, not listed until they can be read); and, in image-gated repositories, no_image (no commit whose image is ready: not listed).",
 		}, []string{"repo", "state"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "webhook_deliveries_total",
-			Help: "GitHub webhook deliveries, by event (ping, pull_request, push, issue_comment, other) and outcome (accepted, ignored, replayed, bad_signature, unsigned, too_large, bad_request).",
+			Help: "GitHub webhook deliveries, by event (ping, pull_request, push, issue_comment, status, check_run, check_suite, other) and outcome (accepted, ignored, replayed, bad_signature, unsigned, too_large, bad_request).",
 		}, []string{"event", "outcome"}),
 		appsetRefresh: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "appset_refreshes_total",
@@ -138,7 +139,11 @@ func New() *Metrics {
 			Help: "Live preview namespaces that exist with the managed-by label: those the leader keeps credentials in.",
 		}),
 	}
-	m.Registry.MustRegister(m.configErrors, m.prProblems, m.webhooks, m.appsetRefresh,
+	m.imageStatuses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "image_status_posts_total",
+		Help: "Commit statuses telling why a pull request has no preview yet (image gating), by outcome: posted, unchanged (GitHub showed it already), forbidden (the token may not post statuses), error.",
+	}, []string{"outcome"})
+	m.Registry.MustRegister(m.configErrors, m.prProblems, m.webhooks, m.appsetRefresh, m.imageStatuses,
 		m.credWrites, m.credForeign, m.credMissing, m.credNamespaces,
 		m.httpRequests, m.httpDuration, m.githubRequests, m.budgetWait, m.rateRemaining, m.rateLimit, m.rateReset,
 		m.syncs, m.syncDuration, m.lastSync, m.stale, m.staleResponses, m.livePreviews, m.paramErrors,
@@ -216,6 +221,15 @@ func (m *Metrics) PullRequestProblems(repo string, kept, pending int) {
 	m.prProblems.WithLabelValues(repo, "kept").Set(float64(kept))
 	m.prProblems.WithLabelValues(repo, "pending").Set(float64(pending))
 }
+
+// ImagesWaiting records how many labelled pull requests of repo have no
+// commit whose image is ready (image gating).
+func (m *Metrics) ImagesWaiting(repo string, n int) {
+	m.prProblems.WithLabelValues(repo, "no_image").Set(float64(n))
+}
+
+// ImageStatusPost counts one image status written or skipped, by outcome.
+func (m *Metrics) ImageStatusPost(outcome string) { m.imageStatuses.WithLabelValues(outcome).Inc() }
 
 // WebhookDelivery counts one GitHub webhook delivery by event and outcome.
 func (m *Metrics) WebhookDelivery(event, outcome string) {

@@ -25,7 +25,7 @@ func TestWebhookDeliveries(t *testing.T) {
 		m.WebhookDelivery(d.event, d.outcome)
 	}
 	want := `
-# HELP preview_generator_webhook_deliveries_total GitHub webhook deliveries, by event (ping, pull_request, push, issue_comment, other) and outcome (accepted, ignored, replayed, bad_signature, unsigned, too_large, bad_request).
+# HELP preview_generator_webhook_deliveries_total GitHub webhook deliveries, by event (ping, pull_request, push, issue_comment, status, check_run, check_suite, other) and outcome (accepted, ignored, replayed, bad_signature, unsigned, too_large, bad_request).
 # TYPE preview_generator_webhook_deliveries_total counter
 preview_generator_webhook_deliveries_total{event="other",outcome="bad_signature"} 1
 preview_generator_webhook_deliveries_total{event="pull_request",outcome="accepted"} 2

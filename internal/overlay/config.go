@@ -40,6 +40,20 @@ type Config struct {
 	// ApplicationSet input the service's repository is deployed with
 	// (services.<name>.input); see ServiceInput.
 	ServiceInputs map[string]ServiceInput
+	// ImageReady gates repositories on their images, by lower-case
+	// owner/repo: a pull request's commit is previewed only once its image
+	// is ready (services.<name>.imageReady for a catalog service's
+	// repository, imageReady.<owner/repo> for any other). A repository
+	// absent here is not gated.
+	ImageReady map[string]ImageReady
+}
+
+// ImageReady says what tells that a commit's image is built: the check run
+// named CheckRun succeeded on it, or the commit status of context Status.
+// Exactly one is set.
+type ImageReady struct {
+	CheckRun string
+	Status   string
 }
 
 // ServiceInput is the `input:` of one catalog service: the plugin input
@@ -118,6 +132,7 @@ func DefaultConfig() *Config {
 		Version:  Version,
 		Overlay:  OverlayConfig{Enabled: true, Path: DefaultPath, MaxEnv: DefaultMaxEnv},
 		Services: params.Catalog{}, ServiceInputs: map[string]ServiceInput{},
+		ImageReady: map[string]ImageReady{},
 	}
 }
 
@@ -174,7 +189,8 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 				})
 			},
 			"sizeProfiles": func(p pair) { c.SizeProfiles = d.profiles(p) },
-			"services":     func(p pair) { c.Services, c.ServiceInputs = d.services(p) },
+			"services":     func(p pair) { c.Services, c.ServiceInputs = d.services(p, c.ImageReady) },
+			"imageReady":   func(p pair) { d.imageReadyRepos(p, c.ImageReady) },
 		})
 		if c.Defaults.TTL > 0 && c.Defaults.MaxTTL > 0 && c.Defaults.TTL > c.Defaults.MaxTTL {
 			d.errs = append(d.errs, &FieldError{File: name, Line: lines["defaults.ttl"], Path: "defaults.ttl",
@@ -295,7 +311,7 @@ func (d *decoder) profiles(p pair) []string {
 	return out
 }
 
-func (d *decoder) services(p pair) (params.Catalog, map[string]ServiceInput) {
+func (d *decoder) services(p pair, gates map[string]ImageReady) (params.Catalog, map[string]ServiceInput) {
 	cat, inputs := params.Catalog{}, map[string]ServiceInput{}
 	pairs, ok := d.mapping(p.v, p.path)
 	if !ok {
@@ -309,8 +325,10 @@ func (d *decoder) services(p pair) (params.Catalog, map[string]ServiceInput) {
 		s := params.Service{Name: q.key}
 		in := ServiceInput{File: d.file, Path: join(q.path, "input"), Line: q.k.Line}
 		var set = map[string]bool{}
+		var gate *pair
 		d.fields(q.v, q.path, map[string]func(pair){
-			"input": func(r pair) { in = d.serviceInput(r) },
+			"input":      func(r pair) { in = d.serviceInput(r) },
+			"imageReady": func(r pair) { gate = &r },
 			"repository": func(r pair) {
 				set[r.key] = true
 				v, ok := d.str(r.v, r.path)
@@ -392,10 +410,72 @@ func (d *decoder) services(p pair) (params.Catalog, map[string]ServiceInput) {
 				}
 			}
 		}
+		if gate != nil && s.Repo.Name != "" {
+			d.addImageReady(*gate, s.Repo, gates)
+		}
 		cat[q.key] = s
 		inputs[q.key] = in
 	}
 	return cat, inputs
+}
+
+// imageReadyRepos decodes imageReady: a mapping of owner/repo to a gate.
+func (d *decoder) imageReadyRepos(p pair, gates map[string]ImageReady) {
+	pairs, ok := d.mapping(p.v, p.path)
+	if !ok {
+		return
+	}
+	for _, q := range pairs {
+		repo, err := pr.ParseRepo(q.key)
+		if err != nil || !ghOwner.MatchString(repo.Owner) || !ghRepo.MatchString(repo.Name) {
+			d.fail(q.k, q.path, "%q is not a GitHub owner/repo", q.key)
+			continue
+		}
+		d.addImageReady(q, repo, gates)
+	}
+}
+
+// maxCheckName bounds a check run name or status context.
+const maxCheckName = 255
+
+// addImageReady decodes one gate, {checkRun: name} or {status: context},
+// for repo.
+func (d *decoder) addImageReady(p pair, repo pr.Repo, gates map[string]ImageReady) {
+	var g ImageReady
+	bad := false
+	name := func(r pair, dst *string) {
+		v, ok := d.str(r.v, r.path)
+		if !ok {
+			bad = true
+			return
+		}
+		if v == "" || len(v) > maxCheckName || v != strings.TrimSpace(v) || strings.ContainsFunc(v, func(c rune) bool { return c < ' ' || c == 0x7f }) {
+			d.fail(r.v, r.path, "%q is not a check run name or status context (1 to %d printable characters, no surrounding spaces)", v, maxCheckName)
+			bad = true
+			return
+		}
+		*dst = v
+	}
+	d.fields(p.v, p.path, map[string]func(pair){
+		"checkRun": func(r pair) { name(r, &g.CheckRun) },
+		"status":   func(r pair) { name(r, &g.Status) },
+	})
+	if p.v.Kind != yaml.MappingNode || bad {
+		return
+	}
+	switch {
+	case g.CheckRun != "" && g.Status != "":
+		d.fail(p.v, p.path, "give checkRun or status, not both")
+		return
+	case g.CheckRun == "" && g.Status == "":
+		d.fail(p.v, p.path, "give checkRun (a check run's name) or status (a commit status context)")
+		return
+	}
+	if have, dup := gates[repo.Key()]; dup && have != g {
+		d.fail(p.v, p.path, "%s is gated twice, differently", repo)
+		return
+	}
+	gates[repo.Key()] = g
 }
 
 // serviceInput decodes services.<name>.input strictly: known keys, each

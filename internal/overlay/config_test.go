@@ -50,6 +50,7 @@ func TestParseConfigDocumentedExample(t *testing.T) {
 	payments.Params = map[string]json.RawMessage{"label": json.RawMessage(`"preview"`), "ttl": json.RawMessage(`"48h"`), "database": json.RawMessage(`true`)}
 	payments.Lines = map[string]int{"label": 38, "ttl": 39, "database": 40}
 	want.ServiceInputs = map[string]ServiceInput{"payments": payments, "search": at("search", 41), "accounts": at("accounts", 50)}
+	want.ImageReady = map[string]ImageReady{"acme/accounts": {CheckRun: "build-image"}, "acme/frontend": {Status: "ci/image"}}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}
@@ -104,7 +105,7 @@ func TestParseConfigInvalid(t *testing.T) {
 		name, in, want string
 	}{
 		{"unknown top-level field", "servcies: {}",
-			`c.yaml: line 1: servcies: unknown field (known: defaults, overlay, services, sizeProfiles, version)`},
+			`c.yaml: line 1: servcies: unknown field (known: defaults, imageReady, overlay, services, sizeProfiles, version)`},
 		{"unknown overlay field", "overlay:\n  file: x.yaml",
 			`c.yaml: line 2: overlay.file: unknown field (known: allowDisablingBasicAuth, enabled, maxEnv, path)`},
 		{"absolute overlay path", "overlay:\n  path: /etc/passwd",
@@ -149,7 +150,7 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"staging namespace bad", strings.Replace(svc(full), "namespace: staging", "namespace: Staging", 1),
 			`c.yaml: line 8: services.payments.staging.namespace: "Staging" is not a namespace name (DNS-1123 label)`},
 		{"unknown service field", validService + "    team: core\n",
-			`c.yaml: line 10: services.payments.team: unknown field (known: input, port, repository, service, staging, targetPort)`},
+			`c.yaml: line 10: services.payments.team: unknown field (known: imageReady, input, port, repository, service, staging, targetPort)`},
 		{"target port out of range", validService + "    targetPort: 0\n",
 			`c.yaml: line 10: services.payments.targetPort: 0 is not a port (1..65535)`},
 		{"staging ports not a list", strings.Replace(svc(full), "namespace: staging", "namespace: staging\n      ports: 8080", 1),
@@ -159,6 +160,19 @@ func TestParseConfigInvalid(t *testing.T) {
 		{"staging port twice or out of range", strings.Replace(svc(full), "namespace: staging", "namespace: staging\n      ports: [8080, 8080, 65536]", 1),
 			"c.yaml: line 9: services.payments.staging.ports[1]: 8080 is listed twice\n" +
 				"c.yaml: line 9: services.payments.staging.ports[2]: 65536 is not a port (1..65535)"},
+		{"image gate empty", validService + "    imageReady: {}\n",
+			`c.yaml: line 10: services.payments.imageReady: give checkRun (a check run's name) or status (a commit status context)`},
+		{"image gate both", validService + "    imageReady: {checkRun: build, status: ci/image}\n",
+			`c.yaml: line 10: services.payments.imageReady: give checkRun or status, not both`},
+		{"image gate unknown field", validService + "    imageReady: {check: build}\n",
+			"c.yaml: line 10: services.payments.imageReady.check: unknown field (known: checkRun, status)\n" +
+				"c.yaml: line 10: services.payments.imageReady: give checkRun (a check run's name) or status (a commit status context)"},
+		{"image gate name blank", "imageReady:\n  acme/web:\n    checkRun: ' build'\n",
+			`c.yaml: line 3: imageReady.acme/web.checkRun: " build" is not a check run name or status context (1 to 255 printable characters, no surrounding spaces)`},
+		{"image gate repository bad", "imageReady:\n  acme:\n    checkRun: build\n",
+			`c.yaml: line 2: imageReady.acme: "acme" is not a GitHub owner/repo`},
+		{"image gate twice", validService + "    imageReady: {checkRun: build}\nimageReady:\n  Acme/Payments: {status: ci/image}\n",
+			`c.yaml: line 12: imageReady.Acme/Payments: Acme/Payments is gated twice, differently`},
 		{"version 2", "version: 2",
 			`c.yaml: line 1: version: 2 is not supported (this server reads version 1)`},
 	}
@@ -173,6 +187,21 @@ func TestParseConfigInvalid(t *testing.T) {
 				t.Errorf("error:\n%s\nwant:\n%s", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestParseImageReady(t *testing.T) {
+	t.Parallel()
+	c, err := ParseConfig("c.yaml", []byte(validService+"    imageReady: {checkRun: build-image}\nimageReady:\n  acme/web: {status: ci/image}\n  acme/payments: {checkRun: build-image}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]ImageReady{"acme/payments": {CheckRun: "build-image"}, "acme/web": {Status: "ci/image"}}
+	if !reflect.DeepEqual(c.ImageReady, want) {
+		t.Errorf("ImageReady = %+v, want %+v", c.ImageReady, want)
+	}
+	if c, err := ParseConfig("c.yaml", nil); err != nil || len(c.ImageReady) != 0 {
+		t.Errorf("empty config: %+v, %v; want no gates", c.ImageReady, err)
 	}
 }
 

@@ -48,6 +48,9 @@ const (
 	KeySeedVersion         = "seed_version"
 	KeyMigrateCommand      = "migrate_command"
 	KeySizeProfile         = "size_profile"
+	KeyPendingSHA          = "pending_sha"
+	KeyImageStatus         = "image_status"
+	KeyImageDetail         = "image_detail"
 
 	// Keys the overlay config brings; see Extend and deps.go.
 	// They are not part of For's map: Extend adds them.
@@ -214,7 +217,31 @@ func For(p pr.PullRequest, o Options) (map[string]string, error) {
 		KeySeedVersion:         o.SeedVersion,
 		KeyMigrateCommand:      o.MigrateCommand,
 		KeySizeProfile:         o.SizeProfile,
+		KeyPendingSHA:          p.PendingSHA,
+		KeyImageStatus:         imageStatus(p),
+		KeyImageDetail:         p.ImageDetail,
 	}, nil
+}
+
+// Values of image_status.
+const (
+	// ImageUngated: the repository has no image gate; head_sha is the head.
+	ImageUngated = "ungated"
+	// ImageReady: the head's image is ready; head_sha is the head.
+	ImageReady = "ready"
+	// ImagePending: the head's image is being built; head_sha is the
+	// newest earlier commit whose image is ready, pending_sha the head.
+	ImagePending = "pending"
+	// ImageFailed: the head's image check failed; head_sha as for pending.
+	ImageFailed = "failed"
+)
+
+// imageStatus is p's image_status: ungated when the source says nothing.
+func imageStatus(p pr.PullRequest) string {
+	if p.ImageStatus == "" {
+		return ImageUngated
+	}
+	return p.ImageStatus
 }
 
 // ImageVars are the placeholders an image template may use.

@@ -78,6 +78,9 @@ func TestForFullMap(t *testing.T) {
 		"seed_version":          "v1",
 		"migrate_command":       "",
 		"size_profile":          "small",
+		"pending_sha":           "",
+		"image_status":          "ungated",
+		"image_detail":          "",
 	}
 	if !reflect.DeepEqual(got, want) {
 		for k, v := range want {
@@ -90,6 +93,46 @@ func TestForFullMap(t *testing.T) {
 				t.Errorf("unexpected key %q", k)
 			}
 		}
+	}
+}
+
+func TestForImageGating(t *testing.T) {
+	t.Parallel()
+	const (
+		ready = "0123456789abcdef0123456789abcdef01234567"
+		head  = "fedcba9876543210fedcba9876543210fedcba98"
+	)
+	tests := []struct {
+		name                            string
+		headSHA, pending, status        string
+		detail                          string
+		wantImage, wantStatus, wantHead string
+	}{
+		{"ungated", head, "", "", "", "ghcr.io/acme/backend:pr-12-fedcba9", "ungated", head},
+		{"head ready", head, "", "ready", "", "ghcr.io/acme/backend:pr-12-fedcba9", "ready", head},
+		{"head pending, earlier commit served", ready, head, "pending", "check build-image is queued at fedcba9",
+			"ghcr.io/acme/backend:pr-12-0123456", "pending", ready},
+		{"head failed, earlier commit served", ready, head, "failed", "check build-image failed (failure) at fedcba9",
+			"ghcr.io/acme/backend:pr-12-0123456", "failed", ready},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := basePR()
+			p.HeadSHA, p.PendingSHA, p.ImageStatus, p.ImageDetail = tc.headSHA, tc.pending, tc.status, tc.detail
+			got, err := For(p, baseOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, want := range map[string]string{
+				KeyHeadSHA: tc.wantHead, KeyHeadShortSHA: tc.wantHead[:7], KeyImage: tc.wantImage,
+				KeyPendingSHA: tc.pending, KeyImageStatus: tc.wantStatus, KeyImageDetail: tc.detail,
+			} {
+				if got[k] != want {
+					t.Errorf("%s = %q, want %q", k, got[k], want)
+				}
+			}
+		})
 	}
 }
 

@@ -72,6 +72,15 @@ type PullRequest struct {
 	// instead), or reading it failed and the PR keeps its last good state.
 	// It ends up in the config_error parameter. Empty when all is well.
 	Problem string `json:"problem,omitempty" yaml:"problem,omitempty"`
+	// PendingSHA is the PR's head commit when image gating serves an
+	// earlier commit (HeadSHA) because the head's image is not ready yet;
+	// empty when HeadSHA is the head.
+	PendingSHA string `json:"pendingSHA,omitempty" yaml:"pendingSHA,omitempty"`
+	// ImageStatus is the image state of the PR's head commit under image
+	// gating: "ready", "pending" or "failed"; empty when the repository is
+	// not gated. ImageDetail says what was found, for people.
+	ImageStatus string `json:"imageStatus,omitempty" yaml:"imageStatus,omitempty"`
+	ImageDetail string `json:"imageDetail,omitempty" yaml:"imageDetail,omitempty"`
 }
 
 // HasLabel reports whether the PR carries label (case-insensitive, as GitHub).

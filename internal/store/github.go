@@ -54,3 +54,32 @@ func (g GitHubFiles) ReadFiles(ctx context.Context, repo pr.Repo, path string, s
 	}
 	return out, nil
 }
+
+// GitHubImages reads image gates from GitHub: check runs and commit
+// statuses (github.Client.ImageState) and the commits of pull requests.
+type GitHubImages struct {
+	Client *github.Client
+}
+
+var _ Images = GitHubImages{}
+
+// ImageState implements Images.
+func (g GitHubImages) ImageState(ctx context.Context, repo pr.Repo, sha string, gate ImageGate) (Image, error) {
+	st, err := g.Client.ImageState(ctx, repo, sha, github.ImageCheck{CheckRun: gate.CheckRun, Status: gate.Status})
+	if err != nil {
+		return Image{}, err
+	}
+	im := Image{State: ImagePending, Detail: st.Detail}
+	switch {
+	case st.Ready:
+		im.State = ImageReady
+	case st.Failed:
+		im.State = ImageFailed
+	}
+	return im, nil
+}
+
+// PullRequestCommits implements Images.
+func (g GitHubImages) PullRequestCommits(ctx context.Context, repo pr.Repo, number int) ([]string, error) {
+	return g.Client.PullRequestCommits(ctx, repo, number)
+}

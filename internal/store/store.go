@@ -17,7 +17,9 @@
 // What it serves is a function of GitHub's state: the config file in
 // force for a pull request is its head commit's, or, when that one is
 // invalid, the newest valid one among the pull request's commits, read
-// from GitHub (see Config.Files). No answer depends on what this process
+// from GitHub (see Config.Files); with image gating (Config.Images), the
+// commit served is the newest of the pull request whose image a check run
+// or commit status says is ready. No answer depends on what this process
 // happened to see before, except while a read is failing.
 package store
 
@@ -141,6 +143,23 @@ type Config struct {
 	MaxWalk int
 	// MaxLabels defaults to DefaultMaxLabels.
 	MaxLabels int
+	// Images and ImageGates, when both are set, gate each labelled pull
+	// request of a repository with a gate (ImageGates, by Repo.Key()) on
+	// its image: the head commit is served when its image is ready; else
+	// the newest earlier commit of the pull request whose image is ready,
+	// among the MaxWalk before the head (PendingSHA names the head); else
+	// the pull request is left out until one is (OnImages is told). A
+	// failure to read a commit's image state is the pull request's: it
+	// keeps its last good state. Repositories without a gate are served
+	// as without Images.
+	Images     Images
+	ImageGates map[string]ImageGate
+	// OnImages, when set, is called after each successful refresh of a
+	// gated repository with the image state of every pull request whose
+	// head was read in it (ImageReport), outside any lock. The generator
+	// posts a commit status on the head of each one left out (see
+	// ImageStatuses).
+	OnImages func(ctx context.Context, repo pr.Repo, reports []ImageReport)
 	// OnChange, when set, is called after a refresh that changed what a
 	// repository serves (not for its first listing), outside any lock; it
 	// must not block. The generator uses it to ask Argo CD to reconcile
@@ -383,12 +402,19 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 	stale := err != nil && e.listed != nil
 	s.mu.Unlock()
 
+	_, gating := s.gate(e.repo)
 	if m := s.cfg.Metrics; m != nil {
 		m.SyncDone(e.repo.String(), err, took)
 		m.Stale(e.repo.String(), stale)
 		if err == nil {
 			m.PullRequestProblems(e.repo.String(), res.kept, res.pending)
+			if im, ok := m.(ImageMetrics); ok && gating {
+				im.ImagesWaiting(e.repo.String(), res.waiting)
+			}
 		}
+	}
+	if err == nil && gating && s.cfg.OnImages != nil && len(res.reports) > 0 {
+		s.cfg.OnImages(ctx, e.repo, res.reports)
 	}
 	if err != nil {
 		if stale {
@@ -410,18 +436,29 @@ func labelled(p pr.PullRequest, labels []string) bool {
 	return slices.ContainsFunc(labels, p.HasLabel)
 }
 
-// resolution is the config file in force for one head commit of a pull
-// request: what resolve found.
+// resolution is what one head commit of a pull request resolves to: the
+// commit served (image gating) and the config file in force for it.
 type resolution struct {
 	head    string
 	overlay []byte
 	sha     string // OverlaySHA
 	problem string
+	gated
 }
 
-// apply sets p's head and config to r's.
+// apply sets p's head, image and config to r's.
 func (r resolution) apply(p *pr.PullRequest) {
 	p.HeadSHA, p.Overlay, p.OverlaySHA, p.Problem = r.head, r.overlay, r.sha, r.problem
+	p.PendingSHA, p.ImageStatus, p.ImageDetail = "", r.status, r.detail
+	if r.served != "" && r.served != r.head {
+		p.HeadSHA, p.PendingSHA = r.served, r.head
+	}
+}
+
+// final reports whether r holds for as long as the head does not move:
+// no gate, or the head's image is ready (a ready image stays ready).
+func (r resolution) final() bool {
+	return r.status == "" || r.status == imageReady
 }
 
 // confirm returns list completed with the labelled pull requests of prev
@@ -464,18 +501,24 @@ type refreshed struct {
 	resolved map[int]resolution // by number, for the next refresh
 	kept     int                // served from their last good state
 	pending  int                // new, left out until they can be read
+	waiting  int                // left out: no commit with a ready image
+	reports  []ImageReport      // image state of each head read
 }
 
-// resolveAll fills the config file of every labelled pull request of list.
-// One whose head did not move keeps its resolution from prev; the others
-// are read (resolve). A pull request whose read fails keeps its last good
+// resolveAll fills the commit served (image gating, gateImage) and the
+// config file of every labelled pull request of list; one without a
+// commit whose image is ready is left out (waiting). One whose head did
+// not move keeps its resolution from prev unless its head's image was not
+// ready; the others are read (resolve). A pull request whose read fails keeps its last good
 // state (kept); a new one is left out (pending) when the repository is
 // warm, and fails the refresh when it is not: its truth is unknown, and a
 // short answer would delete its preview.
 func (s *Store) resolveAll(ctx context.Context, repo pr.Repo, list []pr.PullRequest, prev map[int]resolution, unconfirmed map[int]string, labels []string, warm bool) (refreshed, error) {
 	out := slices.Clone(list)
 	slices.SortFunc(out, func(a, b pr.PullRequest) int { return a.Number - b.Number })
-	if s.cfg.Files == nil || s.cfg.OverlayPath == "" {
+	gate, gating := s.gate(repo)
+	files := s.cfg.Files != nil && s.cfg.OverlayPath != ""
+	if !files && !gating {
 		res := refreshed{prs: out}
 		for i, p := range out {
 			if note, ok := unconfirmed[p.Number]; ok {
@@ -487,6 +530,7 @@ func (s *Store) resolveAll(ctx context.Context, repo pr.Repo, list []pr.PullRequ
 	}
 	res := refreshed{resolved: map[int]resolution{}}
 	var todo []int
+	drop := make([]bool, len(out))
 	for i, p := range out {
 		if !labelled(p, labels) {
 			continue
@@ -498,11 +542,14 @@ func (s *Store) resolveAll(ctx context.Context, repo pr.Repo, list []pr.PullRequ
 				r.apply(&out[i])
 				res.resolved[p.Number] = r
 				out[i].Problem = joinProblem(r.problem, note)
+				if r.waiting {
+					drop[i] = true // still no image to serve
+				}
 			}
 			res.kept++
 			continue
 		}
-		if ok && r.head == p.HeadSHA {
+		if ok && r.head == p.HeadSHA && r.final() {
 			r.apply(&out[i])
 			res.resolved[p.Number] = r
 			continue
@@ -512,14 +559,41 @@ func (s *Store) resolveAll(ctx context.Context, repo pr.Repo, list []pr.PullRequ
 	got := make([]resolution, len(out))
 	errs := make([]error, len(out))
 	read := make([]bool, len(out))
-	heads := make([]string, 0, len(todo))
 	for _, i := range todo {
 		read[i] = true
-		heads = append(heads, out[i].HeadSHA)
 	}
-	prefetched := s.prefetch(ctx, repo, heads)
-	forEach(ctx, todo, resolveConcurrency, func(ctx context.Context, i int) {
-		got[i], errs[i] = s.resolve(ctx, out[i], prefetched)
+	// First the commit each pull request serves (image gating), then the
+	// config file in force at that commit.
+	if gating {
+		forEach(ctx, todo, resolveConcurrency, func(ctx context.Context, i int) {
+			got[i].gated, errs[i] = s.gateImage(ctx, out[i], gate)
+		})
+	}
+	var configs []int
+	heads := make([]string, 0, len(todo))
+	for _, i := range todo {
+		got[i].head = out[i].HeadSHA
+		if errs[i] != nil || got[i].waiting {
+			continue
+		}
+		configs = append(configs, i)
+		heads = append(heads, got[i].servedOr(out[i].HeadSHA))
+	}
+	var prefetched map[string]File
+	if files {
+		prefetched = s.prefetch(ctx, repo, heads)
+	}
+	forEach(ctx, configs, resolveConcurrency, func(ctx context.Context, i int) {
+		p := out[i]
+		p.HeadSHA = got[i].servedOr(p.HeadSHA)
+		var c resolution
+		if files {
+			c, errs[i] = s.resolve(ctx, p, prefetched)
+		} else {
+			c = resolution{overlay: p.Overlay, sha: p.OverlaySHA, problem: p.Problem}
+		}
+		c.head, c.gated = got[i].head, got[i].gated
+		got[i] = c
 	})
 	if ctx.Err() != nil {
 		return refreshed{}, ctx.Err()
@@ -527,17 +601,31 @@ func (s *Store) resolveAll(ctx context.Context, repo pr.Repo, list []pr.PullRequ
 	keep := out[:0]
 	for i, p := range out {
 		if !read[i] {
-			keep = append(keep, p)
+			if !drop[i] {
+				keep = append(keep, p)
+			}
 			continue
 		}
 		if errs[i] == nil {
 			got[i].apply(&p)
 			res.resolved[p.Number] = got[i]
+			if gating {
+				res.reports = append(res.reports, got[i].report(p.Number))
+			}
+			if got[i].waiting {
+				res.waiting++
+				continue
+			}
 			keep = append(keep, p)
 			continue
 		}
 		r, ok := prev[p.Number]
 		switch {
+		case ok && r.waiting:
+			// Its last good state: no image to serve.
+			res.resolved[p.Number] = r
+			res.kept++
+			s.cfg.Logger.Warn("reading a pull request failed; it still has no image to serve", "repo", repo.String(), "number", p.Number, "error", errs[i])
 		case ok:
 			// Its last good state: what the listing says of it now
 			// (labels, draft, activity), with the head and config it had.

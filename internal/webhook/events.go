@@ -16,6 +16,19 @@ const (
 	EventPullRequest  = "pull_request"
 	EventPush         = "push"
 	EventIssueComment = "issue_comment"
+	// The image gating events: a commit status, a check run or a check
+	// suite changed. They matter only for a repository whose image gate
+	// they name (Config.ImageGate).
+	EventStatus     = "status"
+	EventCheckRun   = "check_run"
+	EventCheckSuite = "check_suite"
+)
+
+// checkRunActions and checkSuiteActions are the actions that may change
+// what an image gate says.
+var (
+	checkRunActions   = map[string]bool{"created": true, "completed": true, "rerequested": true}
+	checkSuiteActions = map[string]bool{"completed": true, "rerequested": true}
 )
 
 // pullRequestActions are the pull_request actions that may change a
@@ -44,6 +57,9 @@ type intent struct {
 	// zero, is the ID of a comment deleted.
 	comment *Comment
 	forget  int64
+	// gate, for an image gating event, is what it is about: the check run
+	// or status context it names (both empty for a check suite).
+	gate *ImageGate
 }
 
 // decide reads a delivery's payload. An event the handler does not use is
@@ -51,7 +67,7 @@ type intent struct {
 // read, or that names no repository, is an error wrapping errMalformed.
 func decide(event string, payload []byte) (intent, error) {
 	switch event {
-	case EventPing, EventPullRequest, EventPush, EventIssueComment:
+	case EventPing, EventPullRequest, EventPush, EventIssueComment, EventStatus, EventCheckRun, EventCheckSuite:
 	default:
 		return intent{ignore: fmt.Sprintf("event %q is not used", event)}, nil
 	}
@@ -68,6 +84,12 @@ func decide(event string, payload []byte) (intent, error) {
 		return decidePush(ev)
 	case *github.IssueCommentEvent:
 		return decideIssueComment(ev)
+	case *github.StatusEvent:
+		return decideStatus(ev)
+	case *github.CheckRunEvent:
+		return decideCheckRun(ev)
+	case *github.CheckSuiteEvent:
+		return decideCheckSuite(ev)
 	}
 	return intent{}, fmt.Errorf("%w: %s: unexpected type %T", errMalformed, event, parsed) // unreachable: ParseWebHook maps each event to its type
 }
@@ -146,6 +168,63 @@ func decideIssueComment(ev *github.IssueCommentEvent) (intent, error) {
 	}
 	in.what = fmt.Sprintf("comment %d %s on %s#%d", c.GetID(), action, repo, in.number)
 	return in, nil
+}
+
+func decideStatus(ev *github.StatusEvent) (intent, error) {
+	r := ev.GetRepo()
+	repo, err := repoOf(r.GetFullName(), r.GetOwner().GetLogin(), r.GetName())
+	if err != nil {
+		return intent{}, err
+	}
+	in := intent{repo: repo, gate: &ImageGate{Status: ev.GetContext()}}
+	if ev.GetContext() == "" {
+		in.gate, in.ignore = nil, "status without a context"
+		return in, nil
+	}
+	in.what = fmt.Sprintf("status %q %s on %s@%s", ev.GetContext(), ev.GetState(), repo, short(ev.GetSHA()))
+	return in, nil
+}
+
+func decideCheckRun(ev *github.CheckRunEvent) (intent, error) {
+	r := ev.GetRepo()
+	repo, err := repoOf(r.GetFullName(), r.GetOwner().GetLogin(), r.GetName())
+	if err != nil {
+		return intent{}, err
+	}
+	run := ev.GetCheckRun()
+	in := intent{repo: repo, gate: &ImageGate{CheckRun: run.GetName()}}
+	if run.GetName() == "" {
+		in.gate, in.ignore = nil, "check run without a name"
+		return in, nil
+	}
+	if action := ev.GetAction(); !checkRunActions[action] {
+		in.ignore = fmt.Sprintf("check_run action %q changes no image state", action)
+		return in, nil
+	}
+	in.what = fmt.Sprintf("check run %q %s on %s@%s", run.GetName(), ev.GetAction(), repo, short(run.GetHeadSHA()))
+	return in, nil
+}
+
+func decideCheckSuite(ev *github.CheckSuiteEvent) (intent, error) {
+	r := ev.GetRepo()
+	repo, err := repoOf(r.GetFullName(), r.GetOwner().GetLogin(), r.GetName())
+	if err != nil {
+		return intent{}, err
+	}
+	in := intent{repo: repo, gate: &ImageGate{}}
+	if action := ev.GetAction(); !checkSuiteActions[action] {
+		in.ignore = fmt.Sprintf("check_suite action %q changes no image state", action)
+		return in, nil
+	}
+	in.what = fmt.Sprintf("check suite %s on %s@%s", ev.GetAction(), repo, short(ev.GetCheckSuite().GetHeadSHA()))
+	return in, nil
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
 }
 
 // repoOf names a payload's repository from its full_name, or from its

@@ -74,6 +74,11 @@ type Config struct {
 	// Watched reports whether a repository is served; deliveries about
 	// any other are ignored.
 	Watched func(pr.Repo) bool
+	// ImageGate returns the image gate of a repository, if it has one.
+	// status, check_run and check_suite deliveries refresh only a
+	// repository whose gate they name (a check suite: any check run
+	// gate); nil gates nothing, and they are ignored.
+	ImageGate func(pr.Repo) (ImageGate, bool)
 	// Metrics may be nil.
 	Metrics Metrics
 	// Logger may be nil.
@@ -161,10 +166,40 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // trusted until the signature verifies.
 func eventLabel(event string) string {
 	switch event {
-	case EventPing, EventPullRequest, EventPush, EventIssueComment:
+	case EventPing, EventPullRequest, EventPush, EventIssueComment, EventStatus, EventCheckRun, EventCheckSuite:
 		return event
 	}
 	return "other"
+}
+
+// ImageGate is a repository's image gate: the check run named CheckRun,
+// or the commit status of context Status.
+type ImageGate struct {
+	CheckRun string
+	Status   string
+}
+
+// gateIgnores says why an image gating event about ev changes nothing for
+// repo; empty when it may.
+func (h *Handler) gateIgnores(repo pr.Repo, ev ImageGate) string {
+	var (
+		g  ImageGate
+		ok bool
+	)
+	if h.cfg.ImageGate != nil {
+		g, ok = h.cfg.ImageGate(repo)
+	}
+	switch {
+	case !ok:
+		return fmt.Sprintf("%s has no image gate", repo)
+	case ev.Status != "" && ev.Status != g.Status:
+		return fmt.Sprintf("status %q is not the image gate of %s", ev.Status, repo)
+	case ev.CheckRun != "" && ev.CheckRun != g.CheckRun:
+		return fmt.Sprintf("check run %q is not the image gate of %s", ev.CheckRun, repo)
+	case ev == ImageGate{} && g.CheckRun == "":
+		return fmt.Sprintf("%s is gated on a status, not a check run", repo)
+	}
+	return ""
 }
 
 // handle verifies, records and acts on a delivery. The signature is
@@ -259,6 +294,11 @@ func (h *Handler) act(id, event string, in intent) answer {
 	}
 	if in.ignore != "" {
 		return ignored(in.ignore)
+	}
+	if in.gate != nil {
+		if why := h.gateIgnores(in.repo, *in.gate); why != "" {
+			return ignored(why)
+		}
 	}
 	if in.comment != nil {
 		h.comments.put(*in.comment)

@@ -61,6 +61,9 @@ type world struct {
 	repos []string
 	// timeout bounds each GitHub request of the instances' clients.
 	timeout time.Duration
+	// gates, when set, gate repositories on their images (by Repo.Key()),
+	// and the instances post image statuses.
+	gates map[string]store.ImageGate
 }
 
 func newWorld(t *testing.T, repos ...string) *world {
@@ -165,7 +168,18 @@ func (w *world) newInstance(t *testing.T) *instance {
 		// Targets are left to server.New: there is no service catalog.
 	}
 	log := newSyncLog()
+	var (
+		images   store.Images
+		onImages func(context.Context, pr.Repo, []store.ImageReport)
+	)
+	if w.gates != nil {
+		images = store.GitHubImages{Client: gh}
+		onImages = (&store.ImageStatuses{Client: gh}).Report
+	}
 	st := store.New(gh, store.Config{
+		Images:      images,
+		ImageGates:  w.gates,
+		OnImages:    onImages,
 		Files:       store.GitHubFiles{Client: gh, MaxBytes: overlay.MaxFileBytes},
 		OverlayPath: overlayPath,
 		Validate:    func(b []byte) error { return cache.Valid(cc, b) },

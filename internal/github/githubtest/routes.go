@@ -261,6 +261,9 @@ type Status struct {
 	Description string `json:"description"`
 	Context     string `json:"context"`
 	TargetURL   string `json:"target_url"`
+	// ID and CreatedAt are GitHub's: set by the fake.
+	ID        int64     `json:"-"`
+	CreatedAt time.Time `json:"-"`
 }
 
 // Statuses returns the commit statuses posted for repo ("owner/name") at
@@ -295,8 +298,9 @@ func (s *Server) createStatus(r *http.Request, _ renderer) result {
 		st.Context = "default"
 	}
 	key := strings.ToLower(repo.owner+"/"+repo.name) + "@" + r.PathValue("sha")
-	s.statuses[key] = append(s.statuses[key], st)
 	s.nextID++
+	st.ID, st.CreatedAt = s.nextID, s.clock().UTC()
+	s.statuses[key] = append(s.statuses[key], st)
 	return result{status: http.StatusCreated, body: object{
 		"url": fmt.Sprintf("https://api.github.com/repos/%s/%s/statuses/%s", repo.owner, repo.name, r.PathValue("sha")),
 		"id":  s.nextID, "node_id": "SC_" + strconv.FormatInt(s.nextID, 10),

@@ -234,6 +234,7 @@ type Server struct {
 	gqlLimit      int
 	gqlRemaining  int
 	gqlReset      time.Time
+	gatePageSize  int
 }
 
 // New starts a fake GitHub on a loopback port. Call Close when done.
@@ -262,6 +263,9 @@ func New() *Server {
 	mux.HandleFunc(repo+"/pulls/{number}/commits", s.route(RoutePullCommits, s.listPullCommits))
 	mux.HandleFunc(repo+"/issues/{number}/events", s.route(RouteIssueEvents, s.listEvents))
 	mux.HandleFunc(repo+"/commits/{ref}", s.route(RouteCommitGet, s.getCommit))
+	mux.HandleFunc(repo+"/commits/{ref}/check-runs", s.route(RouteCheckRuns, s.listCheckRuns))
+	mux.HandleFunc(repo+"/commits/{ref}/statuses", s.route(RouteStatusesList, s.listStatuses))
+	mux.HandleFunc(repo+"/commits/{ref}/status", s.route(RouteStatusCombined, s.combinedStatus))
 	mux.HandleFunc(repo+"/contents/{path...}", s.route(RouteContentsGet, s.getContents))
 	mux.HandleFunc("POST "+Prefix+"/repos/{owner}/{repo}/statuses/{sha}", s.route(RouteStatusCreate, s.createStatus))
 	mux.HandleFunc(repo+"/deployments", s.route(RouteDeploymentsList, s.listDeployments))

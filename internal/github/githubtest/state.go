@@ -90,6 +90,7 @@ type repoState struct {
 	// deployments and comments, oldest first; they follow a rename.
 	deployments []*Deployment
 	comments    []*IssueComment
+	checks      map[string][]*CheckRun // by commit SHA, oldest first
 }
 
 func splitRepo(full string) (owner, name string) {
@@ -115,6 +116,7 @@ func (s *Server) repoLocked(full string, create bool) *repoState {
 			pulls:   map[int]*pull{},
 			commits: map[string]commit{},
 			files:   map[fileKey]*entry{},
+			checks:  map[string][]*CheckRun{},
 		}
 		s.repos[key] = r
 		// A new repository takes over a renamed one's old name, as on
