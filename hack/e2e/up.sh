@@ -5,6 +5,7 @@
 #   -> Argo CD CRDs, argocd-cm/secret, default AppProject -> redis -> git smart-HTTP server
 #   -> argocd-repo-server -> argocd-application-controller -> argocd-applicationset-controller
 # Binaries come from build.sh's cache. Writes $PREVIEW_E2E_DIR/env (sourceable) for the tests.
+# E2E_REAL_NODE=1 then runs node-up.sh: a real node beside the kwok one.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 BIN=$(e2e_bin_dir)
@@ -184,3 +185,7 @@ PREVIEW_E2E_RUN=$RUN
 PREVIEW_E2E_PORT_OFFSET=$PREVIEW_E2E_PORT_OFFSET
 EOT
 echo "e2e stack up in $((SECONDS - T0))s; export KUBECONFIG=$KUBECONFIG PATH=$BIN:\$PATH"
+
+# E2E_REAL_NODE=1: also join a real node (kubelet, containerd, kube-proxy, kube-router, CoreDNS,
+# Traefik); see node-up.sh.
+if [ "${E2E_REAL_NODE:-}" = 1 ]; then "$E2E_SRC/node-up.sh"; fi
