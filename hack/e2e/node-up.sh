@@ -87,8 +87,13 @@ state = "$CTRD/state"
 EOT
 start_bg containerd containerd --config "$CTRD/config.toml"
 wait_for containerd 60 ctr --address "$CTRD_SOCK" version
-# Images: docker-archive tarballs from $PREVIEW_E2E_IMAGES (hack/images writes them); the pause
-# image must be among them.
+# Images: docker-archive tarballs in $PREVIEW_E2E_IMAGES, built by hack/images (a target whose
+# inputs did not change is not rebuilt); the pause image must be among them.
+if [ -f "$REPO_ROOT/hack/images/main.go" ]; then
+  s=$SECONDS
+  go -C "$REPO_ROOT/hack/images" run . -out "$PREVIEW_E2E_IMAGES" all
+  echo "images ready in $((SECONDS - s))s"
+fi
 for t in "$PREVIEW_E2E_IMAGES"/*.tar; do
   [ -f "$t" ] || continue
   ctr --address "$CTRD_SOCK" -n k8s.io images import --no-unpack=false "$t" >/dev/null
