@@ -23,6 +23,13 @@ mkdir -p "$RUN" "$LOGS" "$NODE_DIR"
 kc() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG" "$@"; }
 wait_for kube-apiserver 30 kc get --raw=/readyz
 T0=$SECONDS
+# write_file FILE: write stdin to FILE unless it already holds exactly that (kube-proxy exits when
+# its configuration file changes, so a second node-up must not touch it).
+write_file() {
+  local tmp; tmp=$(mktemp "$1.XXXX")
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
+}
 
 # --- host network --------------------------------------------------------------------------------
 # The pods' bridge is created here rather than by the CNI plugin, so that the node's address exists
@@ -42,7 +49,7 @@ sysctl -qw net.bridge.bridge-nf-call-iptables=1
 CTRD=$NODE_DIR/containerd
 CTRD_SOCK=$CTRD/containerd.sock
 mkdir -p "$CTRD" "$NODE_DIR/cni/net.d" "$NODE_DIR/cni/ipam"
-cat >"$NODE_DIR/cni/net.d/10-preview-e2e.conflist" <<EOT
+write_file "$NODE_DIR/cni/net.d/10-preview-e2e.conflist" <<EOT
 {
   "cniVersion": "1.0.0",
   "name": "preview-e2e",
@@ -56,7 +63,7 @@ cat >"$NODE_DIR/cni/net.d/10-preview-e2e.conflist" <<EOT
 EOT
 # restrict_oom_score_adj: processes here may not lower oom_score_adj; without it every sandbox
 # fails with "runc create failed: ... can't get final child's PID from pipe: EOF".
-cat >"$CTRD/config.toml" <<EOT
+write_file "$CTRD/config.toml" <<EOT
 version = 2
 root = "$CTRD/root"
 state = "$CTRD/state"
@@ -108,7 +115,7 @@ mkdir -p "$KL/root" "$KL/pki" "$NODE_DIR/pod-logs"
 # cgroupfs and failCgroupV1=false: this machine runs cgroups in hybrid mode, without systemd.
 # The kubelet is served to the API server (logs, exec) on $NODE_IP without authentication:
 # the address is only reachable from this machine.
-cat >"$KL/config.yaml" <<EOT
+write_file "$KL/config.yaml" <<EOT
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $NODE_IP
@@ -135,7 +142,7 @@ maxPods: 50
 serializeImagePulls: false
 registerWithTaints: []
 EOT
-cat >"$KL/kubeconfig" <<EOT
+write_file "$KL/kubeconfig" <<EOT
 apiVersion: v1
 kind: Config
 clusters:
@@ -158,7 +165,7 @@ kc cordon "$NODE_NAME" >/dev/null
 wait_for kubelet 120 kc wait --for=condition=Ready node/"$NODE_NAME" --timeout=2s
 
 # --- kube-proxy (Service ClusterIPs for pods) -----------------------------------------------------
-cat >"$NODE_DIR/kube-proxy.yaml" <<EOT
+write_file "$NODE_DIR/kube-proxy.yaml" <<EOT
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: "$KL/kubeconfig"}
@@ -169,6 +176,7 @@ bindAddress: 127.0.0.1
 healthzBindAddress: 127.0.0.1:$KUBE_PROXY_HEALTHZ_PORT
 metricsBindAddress: 127.0.0.1:$KUBE_PROXY_METRICS_PORT
 iptables: {localhostNodePorts: false}
+nodePortAddresses: [primary]
 # leave the host's conntrack sysctls alone
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 EOT
@@ -183,7 +191,7 @@ start_bg kube-router "$BIN/kube-router" --kubeconfig="$KL/kubeconfig" --hostname
 wait_for kube-router 60 curl -sf http://127.0.0.1:$KUBE_ROUTER_HEALTH_PORT/healthz
 
 # --- CoreDNS (cluster DNS, on the host like NodeLocal DNSCache) ------------------------------------
-cat >"$NODE_DIR/Corefile" <<EOT
+write_file "$NODE_DIR/Corefile" <<EOT
 cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
   bind $DNS_IP
   errors
@@ -209,7 +217,8 @@ kc apply --server-side -f "$BIN/gateway-api-crds.yaml" >/dev/null
 wait_for "Gateway API CRDs established" 60 kc wait --for=condition=Established --timeout=5s \
   crd/gatewayclasses.gateway.networking.k8s.io crd/gateways.gateway.networking.k8s.io crd/httproutes.gateway.networking.k8s.io
 # Traefik matches a Gateway listener to the entrypoint whose address ends in the listener's port.
-cat >"$NODE_DIR/traefik.yaml" <<EOT
+write_file "$NODE_DIR/traefik.yaml" <<EOT
+global: {checkNewVersion: false, sendAnonymousUsage: false}
 entryPoints:
   web: {address: "127.0.0.1:$GATEWAY_PORT"}
   traefik: {address: "127.0.0.1:$TRAEFIK_PING_PORT"}
@@ -246,6 +255,7 @@ spec:
 EOT
 wait_for traefik 60 kc -n preview-gateway wait --for=condition=Programmed gateway/previews --timeout=2s
 
+sed -i '/^# written by hack\/e2e\/node-up.sh/,$d' "$PREVIEW_E2E_DIR/env"
 cat >>"$PREVIEW_E2E_DIR/env" <<EOT
 # written by hack/e2e/node-up.sh
 PREVIEW_E2E_REAL_NODE=$NODE_NAME

@@ -28,7 +28,8 @@ start_bg etcd "$BIN/etcd" --name preview-e2e --data-dir "$DATA/etcd" \
 wait_for etcd 30 curl -sf http://127.0.0.1:$ETCD_PORT/health
 
 # --endpoint-reconciler-type=none: 1.37 refuses a loopback advertise address for the kubernetes
-# Service endpoints; nothing here needs them.
+# Service endpoints; nothing here needs them. --kubelet-preferred-address-types: the real node's
+# name does not resolve; its InternalIP does the job (logs, exec).
 start_bg kube-apiserver "$BIN/kube-apiserver" \
   --etcd-servers=http://127.0.0.1:$ETCD_PORT \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=$APISERVER_PORT \
@@ -39,6 +40,7 @@ start_bg kube-apiserver "$BIN/kube-apiserver" \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
   --service-cluster-ip-range=10.0.0.0/24 \
   --authorization-mode=RBAC --allow-privileged=true \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
   --cert-dir="$DATA/apiserver-certs"
 cat >"$KUBECONFIG" <<EOT
 apiVersion: v1
