@@ -14,8 +14,8 @@
 #   k8s/          kubelet, kube-proxy  v1.37.0
 #   kube-router/  kube-router v2.1.0 (only its NetworkPolicy controller runs)
 #   coredns/      coredns v1.15.0
-#   traefik/      traefik v3.7.13 (the Gateway API implementation), built inside its own module
-#                 (its go.mod replaces a package with a local folder, which only works there);
+#   traefik/      traefik v3.6.12 (the Gateway API implementation), built inside its own module
+#                 (its go.mod replaces modules with forks, which only works there);
 #                 plus the standard Gateway API CRDs of the gateway-api version it pins
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -74,7 +74,7 @@ if [ "${E2E_REAL_NODE:-}" = 1 ]; then
   build_traefik() {
     local w; w=$(mktemp -d)
     cp -r "$TRAEFIK_SRC/." "$w/" && chmod -R u+w "$w"
-    (cd "$w" && go build -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=v3.7.13" -o "$TMP/traefik" ./cmd/traefik)
+    (cd "$w" && go build -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=v3.6.12" -o "$TMP/traefik" ./cmd/traefik)
     local rc=$? gw
     gw=$(cd "$w" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api) &&
       for f in "$gw"/config/crd/standard/gateway.networking.k8s.io_*.yaml; do cat "$f"; echo '---'; done >"$TMP/gateway-api-crds.yaml"

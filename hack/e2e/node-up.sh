@@ -140,7 +140,6 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 maxPods: 50
 serializeImagePulls: false
-registerWithTaints: []
 EOT
 write_file "$KL/kubeconfig" <<EOT
 apiVersion: v1

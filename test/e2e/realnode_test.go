@@ -386,6 +386,7 @@ spec:
 	podURL := "http://" + net.JoinHostPort(server.Status.PodIP, "8080") + "/healthz"
 	svcURL := "http://" + net.JoinHostPort(svc.Spec.ClusterIP, "80") + "/healthz"
 	fqdn := "app." + rnServerNS + ".svc.cluster.local"
+	var enforced time.Duration
 
 	t.Run("pod IP, ClusterIP and DNS name from another pod", func(t *testing.T) {
 		eventually(t, 30*time.Second, "GET the pod IP from a pod of another namespace", answers200(other, podURL))
@@ -431,8 +432,18 @@ spec:
 	})
 
 	t.Run("NetworkPolicy", func(t *testing.T) {
+		eventually(t, 30*time.Second, "before any policy, a pod of another namespace reaches the pod IP", answers200(other, podURL))
+		serverNet, err := st.podNetOf(context.Background(), server)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "before any policy, the server pod resolves names", func(ctx context.Context) error {
+			_, err := serverNet.lookup(ctx, n.dnsIP, fqdn+".")
+			return err
+		})
 		// default-deny for the server's namespace; only namespaces labelled e2e-client=allowed reach
 		// the app's port. DNS: the base's kube-dns pod selector first, then the node-local address.
+		applied := time.Now()
 		st.apply(t, fmt.Sprintf(`apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: default-deny, namespace: %[1]s}
@@ -460,9 +471,10 @@ spec:
   - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]
     ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
 `, rnServerNS))
-		blocked := eventually(t, time.Minute, "a pod of another namespace is dropped at the pod IP", refused(other, net.JoinHostPort(server.Status.PodIP, "8080")))
-		t.Logf("kube-router enforced the new policy within %s", blocked.Round(100*time.Millisecond))
-		consistently(t, 5*time.Second, "a pod of another namespace stays dropped at the pod IP and at the ClusterIP", func(ctx context.Context) error {
+		eventually(t, time.Minute, "a pod of another namespace is refused at the pod IP", refused(other, net.JoinHostPort(server.Status.PodIP, "8080")))
+		enforced = time.Since(applied)
+		t.Logf("kube-router enforced the new policies %s after kubectl apply started", enforced.Round(100*time.Millisecond))
+		consistently(t, 5*time.Second, "a pod of another namespace stays refused at the pod IP and at the ClusterIP", func(ctx context.Context) error {
 			if err := refused(other, net.JoinHostPort(server.Status.PodIP, "8080"))(ctx); err != nil {
 				return err
 			}
@@ -470,16 +482,11 @@ spec:
 		})
 		eventually(t, 30*time.Second, "the allowed namespace reaches the pod IP", answers200(allowed, podURL))
 		eventually(t, 30*time.Second, "the allowed namespace reaches the ClusterIP", answers200(allowed, svcURL))
-		eventually(t, 30*time.Second, "the server pod stays Ready (kubelet probes come from the node)", func(ctx context.Context) error {
+		// readiness probes every second, three failures make it NotReady
+		consistently(t, 5*time.Second, "the server pod stays Ready (the kubelet's probes come from the node)", func(ctx context.Context) error {
 			_, err := st.runningReady(ctx, rnServerNS, "app", n.name)
 			return err
 		})
-		gatewayServes(t, n, "under default-deny (Traefik connects from the node)")
-
-		serverNet, err := st.podNetOf(context.Background(), server)
-		if err != nil {
-			t.Fatal(err)
-		}
 		consistently(t, 5*time.Second, "default-deny egress: the kube-dns pod selector does not admit the node-local DNS", func(ctx context.Context) error {
 			if _, err := serverNet.lookup(ctx, n.dnsIP, fqdn+"."); err == nil {
 				return fmt.Errorf("resolved %s from under default-deny egress", fqdn)
@@ -500,9 +507,11 @@ spec:
 			_, err := serverNet.lookup(ctx, n.dnsIP, fqdn+".")
 			return err
 		})
+		gatewayServes(t, n, "under default-deny (Traefik connects from the node)")
 	})
 	appendTimings(t, "TestRealNode", []string{
 		fmt.Sprintf("real node: pod created -> Running and Ready: %s", ready.Round(100*time.Millisecond)),
+		fmt.Sprintf("real node: NetworkPolicy applied -> enforced by kube-router: %s", enforced.Round(100*time.Millisecond)),
 		fmt.Sprintf("real node: whole test: %s", time.Since(start).Round(time.Second)),
 	})
 }
