@@ -5,7 +5,8 @@
 #      and network namespaces);
 #   2. stop traefik, coredns, kube-router, kube-proxy, kubelet;
 #   3. kill and delete what containerd still runs, unmount its pods' network namespaces, stop it;
-#   4. remove kube-proxy's and kube-router's iptables chains and ipsets, and the bridge.
+#   4. remove the iptables chains and ipsets of kube-proxy, kube-router, the kubelet and the bridge
+#      plugin, and the bridge. (One real node per machine: every KUBE- chain is the node's.)
 #   node-down.sh          as above; keeps $PREVIEW_E2E_DIR/node (images stay imported)
 #   node-down.sh --wipe   also deletes $PREVIEW_E2E_DIR/node
 # down.sh runs it first when a node is recorded.
@@ -40,11 +41,20 @@ if proc_alive containerd; then
 fi
 stop_proc containerd
 
-[ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1
-[ -x "$BIN/kube-router" ] && "$BIN/kube-router" --cleanup-config >/dev/null 2>&1
-# the bridge plugin's masquerade rules, in case a sandbox was not torn down through CNI
-iptables-save -t nat 2>/dev/null | grep -- '-A POSTROUTING .*name: \\"preview-e2e\\"' | sed 's/^-A/-D/' |
-  while read -r rule; do eval iptables -t nat "$rule" 2>/dev/null; done
+# iptables: the chains of kube-proxy, kube-router and the kubelet all start with KUBE- (kube-router's
+# own --cleanup-config leaves its top-level chains and then panics); the bridge plugin's masquerade
+# chains carry the network's name in a comment.
+for ipt in iptables ip6tables; do
+  for t in filter nat mangle raw; do
+    $ipt-save -t $t 2>/dev/null | grep -E '^-A [A-Z]+ .*(-j KUBE-|name: \\"preview-e2e\\")' | grep -vE '^-A (KUBE|CNI)-' |
+      sed 's/^-A/-D/' | while read -r rule; do eval $ipt -t $t "$rule" 2>/dev/null; done
+    chains=$($ipt-save -t $t 2>/dev/null | sed -n 's/^:\(KUBE-[^ ]*\) .*/\1/p')
+    chains="$chains $($ipt-save -t $t 2>/dev/null | grep -E '^-A CNI-.*name: \\"preview-e2e\\"' | awk '{print $2}' | sort -u)"
+    for c in $chains; do $ipt -t $t -F "$c" 2>/dev/null; done
+    for c in $chains; do $ipt -t $t -X "$c" 2>/dev/null; done
+  done
+done
+for s in $(ipset list -n 2>/dev/null | grep -E '^KUBE-'); do ipset destroy "$s" 2>/dev/null; done
 ip link del "$NODE_BRIDGE" 2>/dev/null
 rm -rf "$NODE_DIR/cni/ipam"
 if [ "${1:-}" = "--wipe" ]; then

@@ -23,12 +23,15 @@ mkdir -p "$RUN" "$LOGS" "$NODE_DIR"
 kc() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG" "$@"; }
 wait_for kube-apiserver 30 kc get --raw=/readyz
 T0=$SECONDS
-# write_file FILE: write stdin to FILE unless it already holds exactly that (kube-proxy exits when
-# its configuration file changes, so a second node-up must not touch it).
+# write_file FILE [NAME]: write stdin to FILE unless it already holds exactly that; when it changes,
+# stop process NAME so that start_bg below starts it with the new file. (A second node-up leaves
+# running pieces alone; kube-proxy would exit by itself on a changed configuration file.)
 write_file() {
   local tmp; tmp=$(mktemp "$1.XXXX")
   cat >"$tmp"
-  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; return 0; fi
+  mv "$tmp" "$1"
+  if [ -n "${2:-}" ]; then stop_proc "$2"; fi
 }
 
 # --- host network --------------------------------------------------------------------------------
@@ -63,7 +66,7 @@ write_file "$NODE_DIR/cni/net.d/10-preview-e2e.conflist" <<EOT
 EOT
 # restrict_oom_score_adj: processes here may not lower oom_score_adj; without it every sandbox
 # fails with "runc create failed: ... can't get final child's PID from pipe: EOF".
-write_file "$CTRD/config.toml" <<EOT
+write_file "$CTRD/config.toml" containerd <<EOT
 version = 2
 root = "$CTRD/root"
 state = "$CTRD/state"
@@ -115,7 +118,7 @@ mkdir -p "$KL/root" "$KL/pki" "$NODE_DIR/pod-logs"
 # cgroupfs and failCgroupV1=false: this machine runs cgroups in hybrid mode, without systemd.
 # The kubelet is served to the API server (logs, exec) on $NODE_IP without authentication:
 # the address is only reachable from this machine.
-write_file "$KL/config.yaml" <<EOT
+write_file "$KL/config.yaml" kubelet <<EOT
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $NODE_IP
@@ -141,7 +144,7 @@ imageGCLowThresholdPercent: 99
 maxPods: 50
 serializeImagePulls: false
 EOT
-write_file "$KL/kubeconfig" <<EOT
+write_file "$KL/kubeconfig" kubelet <<EOT
 apiVersion: v1
 kind: Config
 clusters:
@@ -164,7 +167,7 @@ kc cordon "$NODE_NAME" >/dev/null
 wait_for kubelet 120 kc wait --for=condition=Ready node/"$NODE_NAME" --timeout=2s
 
 # --- kube-proxy (Service ClusterIPs for pods) -----------------------------------------------------
-write_file "$NODE_DIR/kube-proxy.yaml" <<EOT
+write_file "$NODE_DIR/kube-proxy.yaml" kube-proxy <<EOT
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: "$KL/kubeconfig"}
@@ -190,7 +193,7 @@ start_bg kube-router "$BIN/kube-router" --kubeconfig="$KL/kubeconfig" --hostname
 wait_for kube-router 60 curl -sf http://127.0.0.1:$KUBE_ROUTER_HEALTH_PORT/healthz
 
 # --- CoreDNS (cluster DNS, on the host like NodeLocal DNSCache) ------------------------------------
-write_file "$NODE_DIR/Corefile" <<EOT
+write_file "$NODE_DIR/Corefile" coredns <<EOT
 cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
   bind $DNS_IP
   errors
@@ -216,7 +219,7 @@ kc apply --server-side -f "$BIN/gateway-api-crds.yaml" >/dev/null
 wait_for "Gateway API CRDs established" 60 kc wait --for=condition=Established --timeout=5s \
   crd/gatewayclasses.gateway.networking.k8s.io crd/gateways.gateway.networking.k8s.io crd/httproutes.gateway.networking.k8s.io
 # Traefik matches a Gateway listener to the entrypoint whose address ends in the listener's port.
-write_file "$NODE_DIR/traefik.yaml" <<EOT
+write_file "$NODE_DIR/traefik.yaml" traefik <<EOT
 global: {checkNewVersion: false, sendAnonymousUsage: false}
 entryPoints:
   web: {address: "127.0.0.1:$GATEWAY_PORT"}
