@@ -10,13 +10,24 @@
 #   kustomize/  kustomize v5.8.2 (Argo CD's repo-server shells out to it)
 #   oauth2-proxy/ oauth2-proxy v7.15.6 (the previews' edge; its test runs the real binary)
 # Also copies Argo CD's CRDs next to the binaries so `up` needs no module cache.
+#
+# With E2E_REAL_NODE=1 it also builds the real node's binaries (node-up.sh), into the same folder:
+#   k8s/          kubelet, kube-proxy  v1.37.0
+#   kube-router/  kube-router v2.1.0 (only its NetworkPolicy controller runs)
+#   coredns/      coredns v1.15.0
+#   traefik/      traefik v3.6.12 (the Gateway API implementation), built inside its own module
+#                 (its go.mod replaces modules with forks, which only works there);
+#                 plus the standard Gateway API CRDs of the gateway-api version it pins
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 BIN=$(e2e_bin_dir)
-if [ -f "$BIN/.complete" ]; then echo "e2e binaries up to date"; echo "$BIN"; exit 0; fi
+node_wanted() { [ "${E2E_REAL_NODE:-}" = 1 ] && [ ! -f "$BIN/.node-complete" ]; }
+if [ -f "$BIN/.complete" ] && ! node_wanted; then echo "e2e binaries up to date"; echo "$BIN"; exit 0; fi
 TMP=$BIN.partial
 mkdir -p "$TMP" "$PREVIEW_E2E_CACHE"
 T0=$SECONDS
+# The base set is complete and only the node's binaries are missing: build them in place.
+[ -f "$BIN/.complete" ] && { rmdir "$TMP"; TMP=$BIN; }
 # step NAME MODULE CMD...: run CMD inside hack/e2e/modules/MODULE unless NAME is already built.
 step() {
   local name=$1 mod=$2; shift 2
@@ -26,6 +37,7 @@ step() {
   echo "built $name in $((SECONDS - s))s"
 }
 K8S_LDF="-s -w -X k8s.io/component-base/version.gitVersion=v1.37.0 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=v1.37.0 -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=37"
+if [ ! -f "$TMP/.complete" ]; then
 for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
   step $c k8s go build -ldflags "$K8S_LDF" -o "$TMP/$c" k8s.io/kubernetes/cmd/$c
 done
@@ -56,6 +68,33 @@ cp "$GW_SRC"/config/crd/standard/*.yaml "$TMP/gateway-api-crds/"
 chmod -R u+w "$TMP/gateway-api-crds"
 
 touch "$TMP/.complete"
-rm -rf "$BIN" && mv "$TMP" "$BIN"
+fi
+
+if [ "${E2E_REAL_NODE:-}" = 1 ]; then
+  for c in kubelet kube-proxy; do
+    step $c k8s go build -ldflags "$K8S_LDF" -o "$TMP/$c" k8s.io/kubernetes/cmd/$c
+  done
+  step kube-router kube-router go build -ldflags "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v2.1.0" \
+    -o "$TMP/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+  step coredns coredns go build -ldflags "-s -w" -o "$TMP/coredns" github.com/coredns/coredns
+  # go mod download checks the zip against modules/traefik/go.sum; the build then uses Traefik's
+  # own go.mod and go.sum.
+  TRAEFIK_SRC=$(cd "$E2E_SRC/modules/traefik" && go mod download -json github.com/traefik/traefik/v3 | jq -r .Dir)
+  build_traefik() {
+    local w; w=$(mktemp -d)
+    cp -r "$TRAEFIK_SRC/." "$w/" && chmod -R u+w "$w"
+    (cd "$w" && go build -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=v3.6.12" -o "$TMP/traefik" ./cmd/traefik)
+    local rc=$? gw
+    gw=$(cd "$w" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api) &&
+      for f in "$gw"/config/crd/standard/gateway.networking.k8s.io_*.yaml; do cat "$f"; echo '---'; done >"$TMP/gateway-api-crds.yaml"
+    rm -rf "$w"
+    return $rc
+  }
+  step traefik traefik build_traefik
+  [ -s "$TMP/gateway-api-crds.yaml" ] || { echo "no Gateway API CRDs" >&2; exit 1; }
+  touch "$TMP/.node-complete"
+fi
+
+if [ "$TMP" != "$BIN" ]; then rm -rf "$BIN" && mv "$TMP" "$BIN"; fi
 echo "e2e binaries built in $((SECONDS - T0))s"
 echo "$BIN"

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Stop the e2e stack by the PIDs recorded in $PREVIEW_E2E_DIR/run, in reverse start order.
 #   down.sh          stop everything, keep data (the next up resumes the same cluster)
-#   down.sh --wipe   stop everything and delete the state (etcd data, git repos, Argo CD caches, pki)
+#   down.sh --wipe   stop everything and delete the state (etcd data, git repos, Argo CD caches, pki,
+#                    the real node's containerd root)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 mkdir -p "$RUN"
+# the real node first, while the API server can still tell its kubelet to stop the pods
+if [ -f "$RUN/kubelet.pid" ] || [ -f "$RUN/containerd.pid" ] || [ -d "$NODE_DIR" ]; then
+  "$E2E_SRC/node-down.sh" ${1:+"$1"}
+fi
 procs=$(echo $E2E_PROCS | tr ' ' '\n' | tac)
 # processes the tests may have recorded too (generator, stubs)
 for f in "$RUN"/*.pid; do

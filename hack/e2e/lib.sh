@@ -54,6 +54,23 @@ argocd_env() {
   mkdir -p "$ARGOCD_TLS_DATA_PATH" "$ARGOCD_SSH_DATA_PATH" "$ARGOCD_GNUPGHOME"
 }
 
+# The real node (node-up.sh, E2E_REAL_NODE=1). One per machine: its bridge, addresses and iptables
+# chains are the host's, so they do not shift with the offset; its ports do.
+NODE_DIR=$PREVIEW_E2E_DIR/node
+NODE_NAME=e2e-real-node
+NODE_BRIDGE=pge2e0
+NODE_IP=10.85.0.1          # the bridge's address: the node's InternalIP and the pods' gateway
+POD_CIDR=10.85.0.0/24
+DNS_IP=169.254.20.10       # CoreDNS on the host, at NodeLocal DNSCache's usual address
+SERVICE_CIDR=10.0.0.0/24   # kube-apiserver's --service-cluster-ip-range
+CNI_BIN=${CNI_BIN:-/usr/lib/cni}
+PAUSE_IMAGE=registry.k8s.io/pause:3.6
+export PREVIEW_E2E_IMAGES=${PREVIEW_E2E_IMAGES:-$PREVIEW_E2E_CACHE/images}
+KUBELET_PORT=$(port 27250) KUBELET_HEALTHZ_PORT=$(port 27248) CRI_STREAM_PORT=$(port 27010)
+KUBE_PROXY_HEALTHZ_PORT=$(port 27256) KUBE_PROXY_METRICS_PORT=$(port 27249) KUBE_ROUTER_HEALTH_PORT=$(port 27244)
+COREDNS_READY_PORT=$(port 27181) GATEWAY_PORT=$(port 27080) TRAEFIK_PING_PORT=$(port 27089)
+NODE_PROCS="containerd kubelet kube-proxy kube-router coredns traefik"
+
 # e2e_bin_dir prints the cache folder for the current pinned modules and Go version.
 e2e_bin_dir() {
   local h

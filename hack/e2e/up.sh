@@ -6,6 +6,7 @@
 #   -> argocd-repo-server -> argocd-application-controller -> argocd-applicationset-controller
 #   -> argocd-notifications
 # Binaries come from build.sh's cache. Writes $PREVIEW_E2E_DIR/env (sourceable) for the tests.
+# E2E_REAL_NODE=1 then runs node-up.sh: a real node beside the kwok one.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 BIN=$(e2e_bin_dir)
@@ -28,7 +29,8 @@ start_bg etcd "$BIN/etcd" --name preview-e2e --data-dir "$DATA/etcd" \
 wait_for etcd 30 curl -sf http://127.0.0.1:$ETCD_PORT/health
 
 # --endpoint-reconciler-type=none: 1.37 refuses a loopback advertise address for the kubernetes
-# Service endpoints; nothing here needs them.
+# Service endpoints; nothing here needs them. --kubelet-preferred-address-types: the real node's
+# name does not resolve; its InternalIP does the job (logs, exec).
 start_bg kube-apiserver "$BIN/kube-apiserver" \
   --etcd-servers=http://127.0.0.1:$ETCD_PORT \
   --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port=$APISERVER_PORT \
@@ -39,6 +41,7 @@ start_bg kube-apiserver "$BIN/kube-apiserver" \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
   --service-cluster-ip-range=10.0.0.0/24 \
   --authorization-mode=RBAC --allow-privileged=true \
+  --kubelet-preferred-address-types=InternalIP,Hostname \
   --cert-dir="$DATA/apiserver-certs"
 cat >"$KUBECONFIG" <<EOT
 apiVersion: v1
@@ -196,3 +199,7 @@ PREVIEW_E2E_RUN=$RUN
 PREVIEW_E2E_PORT_OFFSET=$PREVIEW_E2E_PORT_OFFSET
 EOT
 echo "e2e stack up in $((SECONDS - T0))s; export KUBECONFIG=$KUBECONFIG PATH=$BIN:\$PATH"
+
+# E2E_REAL_NODE=1: also join a real node (kubelet, containerd, kube-proxy, kube-router, CoreDNS,
+# Traefik); see node-up.sh.
+if [ "${E2E_REAL_NODE:-}" = 1 ]; then "$E2E_SRC/node-up.sh"; fi
