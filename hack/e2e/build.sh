@@ -16,7 +16,8 @@
 #   kube-router/  kube-router v2.1.0 (only its NetworkPolicy controller runs)
 #   coredns/      coredns v1.15.0
 #   traefik/      traefik v3.6.12 (the Gateway API implementation), built inside its own module
-#                 (its go.mod replaces modules with forks, which only works there);
+#                 (its go.mod replaces modules with forks, which only works there); v3.7.x needs
+#                 module versions the Go module proxy answers 403 for here;
 #                 plus the standard Gateway API CRDs of the gateway-api version it pins
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -81,17 +82,22 @@ if [ "${E2E_REAL_NODE:-}" = 1 ]; then
   # own go.mod and go.sum.
   TRAEFIK_SRC=$(cd "$E2E_SRC/modules/traefik" && go mod download -json github.com/traefik/traefik/v3 | jq -r .Dir)
   build_traefik() {
-    local w; w=$(mktemp -d)
+    local w rc; w=$(mktemp -d)
     cp -r "$TRAEFIK_SRC/." "$w/" && chmod -R u+w "$w"
     (cd "$w" && go build -ldflags "-s -w -X github.com/traefik/traefik/v3/pkg/version.Version=v3.6.12" -o "$TMP/traefik" ./cmd/traefik)
-    local rc=$? gw
-    gw=$(cd "$w" && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api) &&
-      for f in "$gw"/config/crd/standard/gateway.networking.k8s.io_*.yaml; do cat "$f"; echo '---'; done >"$TMP/gateway-api-crds.yaml"
+    rc=$?
     rm -rf "$w"
     return $rc
   }
   step traefik traefik build_traefik
-  [ -s "$TMP/gateway-api-crds.yaml" ] || { echo "no Gateway API CRDs" >&2; exit 1; }
+  # the standard channel's CRDs, from the gateway-api version in Traefik's go.mod
+  gateway_crds() {
+    local gw
+    gw=$(cd "$TRAEFIK_SRC" && go mod download -json sigs.k8s.io/gateway-api | jq -r .Dir) || return 1
+    for f in "$gw"/config/crd/standard/gateway.networking.k8s.io_*.yaml; do cat "$f"; echo '---'; done >"$TMP/gateway-api-crds.yaml.tmp" &&
+      mv "$TMP/gateway-api-crds.yaml.tmp" "$TMP/gateway-api-crds.yaml"
+  }
+  step gateway-api-crds.yaml traefik gateway_crds
   touch "$TMP/.node-complete"
 fi
 
