@@ -30,11 +30,20 @@ T0=$SECONDS
 # The base set is complete and only the node's binaries are missing: build them in place.
 [ -f "$BIN/.complete" ] && { rmdir "$TMP"; TMP=$BIN; }
 # step NAME MODULE CMD...: run CMD inside hack/e2e/modules/MODULE unless NAME is already built.
+# Each output is also kept in $PREVIEW_E2E_CACHE/objects under a key of its own (go version, the
+# module's go.mod and go.sum, the command), so that changing one pinned module or this script
+# rebuilds only what that change touches; the rest is copied.
 step() {
   local name=$1 mod=$2; shift 2
   if [ -e "$TMP/$name" ]; then echo "have $name"; return 0; fi
-  local s=$SECONDS
+  local key obj s=$SECONDS
+  key=$( { go version; echo "$name"; printf '%s\n' "${@//"$TMP"/TMP}"; declare -f "$1" 2>/dev/null || true
+           cat "$E2E_SRC/modules/$mod/go.mod" "$E2E_SRC/modules/$mod/go.sum"; } | sha256sum | cut -c1-16)
+  obj=$PREVIEW_E2E_CACHE/objects/$name-$key
+  if [ -e "$obj" ]; then cp "$obj" "$TMP/$name"; echo "have $name (cached)"; return 0; fi
   (cd "$E2E_SRC/modules/$mod" && "$@")
+  mkdir -p "$PREVIEW_E2E_CACHE/objects"
+  cp "$TMP/$name" "$obj.tmp" && mv "$obj.tmp" "$obj"
   echo "built $name in $((SECONDS - s))s"
 }
 K8S_LDF="-s -w -X k8s.io/component-base/version.gitVersion=v1.37.0 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/client-go/pkg/version.gitVersion=v1.37.0 -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=37"
