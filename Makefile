@@ -20,8 +20,13 @@ build: ## Build bin/generator.
 	$(GO) build -trimpath -o $(BIN)/generator ./cmd/generator
 
 .PHONY: test
-test: ## Run every unit test with the race detector (the README's test command).
+test: ## Run every unit test with the race detector (the README's test command), hack/images' module too.
 	$(GO) test -race ./...
+	$(GO) -C hack/images test -race ./...
+
+.PHONY: images
+images: ## Build the local images (pause, generator, sample app, edge, seed PostgreSQL) into IMAGES_DIR, no registry.
+	$(GO) -C hack/images run . -out $(abspath $(or $(IMAGES_DIR),$(HOME)/.cache/preview-generator/e2e/images)) all
 
 .PHONY: vet
 vet: ## go vet every package.
