@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -198,6 +199,10 @@ type run struct {
 	mu      sync.Mutex
 	foreign map[string]map[string]bool // secret name → namespaces where it is not ours
 	missing map[string]bool            // source name → missing, as last logged
+	// written holds what this run wrote, by namespace/name, until the cache
+	// shows it: a reconcile that runs before the watch delivered its own
+	// write must not write again.
+	written map[string]*corev1.Secret
 }
 
 // Run watches and writes until ctx ends, then returns nil. It returns an
@@ -302,7 +307,7 @@ func (c *Controller) newRun() *run {
 		_, _ = inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(obj any) { r.enqueueSecret(obj) },
 			UpdateFunc: func(_, obj any) { r.enqueueSecret(obj) },
-			DeleteFunc: func(obj any) { r.enqueueSecret(obj) },
+			DeleteFunc: func(obj any) { r.dropWritten(obj); r.enqueueSecret(obj) },
 		})
 		r.copies[name] = inf
 	}
@@ -479,13 +484,60 @@ func (r *run) source(name string) source {
 	return s
 }
 
-// current reads the Secret name of namespace ns from the cache; nil when
-// there is none.
+// current reads the Secret name of namespace ns from the cache, or what this
+// run wrote when the cache has not caught up with it yet; nil when there is
+// none.
 func (r *run) current(name, ns string) *corev1.Secret {
-	if obj, ok, _ := r.copies[name].GetStore().GetByKey(ns + "/" + name); ok {
-		return obj.(*corev1.Secret)
+	key := ns + "/" + name
+	var cached *corev1.Secret
+	if obj, ok, _ := r.copies[name].GetStore().GetByKey(key); ok {
+		cached = obj.(*corev1.Secret)
 	}
-	return nil
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.written[key]
+	if w == nil {
+		return cached
+	}
+	if cached != nil && !olderVersion(cached.ResourceVersion, w.ResourceVersion) {
+		delete(r.written, key) // the cache has it, or something newer
+		return cached
+	}
+	return w
+}
+
+// olderVersion reports whether resource version a is older than b. Resource
+// versions are opaque; where they are not integers (not etcd), none is
+// older, and the cache wins.
+func olderVersion(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x < y
+}
+
+// remember records a Secret this run wrote.
+func (r *run) remember(s *corev1.Secret) {
+	if s == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.written == nil {
+		r.written = map[string]*corev1.Secret{}
+	}
+	r.written[s.Namespace+"/"+s.Name] = s
+}
+
+// dropWritten forgets what this run wrote of a Secret that was deleted.
+func (r *run) dropWritten(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if m, ok := obj.(metav1.Object); ok {
+		r.mu.Lock()
+		delete(r.written, m.GetNamespace()+"/"+m.GetName())
+		r.mu.Unlock()
+	}
 }
 
 // apply carries out a plan.
@@ -495,13 +547,17 @@ func (r *run) apply(ctx context.Context, ns, name string, want *corev1.Secret, o
 		return fmt.Errorf("%s in %s: %w", name, ns, planErr)
 	}
 	var err error
+	var got *corev1.Secret
 	switch op {
 	case opNone, opForeign:
 		return nil
 	case opCreate:
-		_, err = r.c.core.Secrets(ns).Create(ctx, want, metav1.CreateOptions{FieldManager: ManagedBy})
+		got, err = r.c.core.Secrets(ns).Create(ctx, want, metav1.CreateOptions{FieldManager: ManagedBy})
 	case opUpdate:
-		_, err = r.c.core.Secrets(ns).Update(ctx, want, metav1.UpdateOptions{FieldManager: ManagedBy})
+		got, err = r.c.core.Secrets(ns).Update(ctx, want, metav1.UpdateOptions{FieldManager: ManagedBy})
+	}
+	if err == nil {
+		r.remember(got)
 	}
 	outcome := OutcomeCreated
 	if op == opUpdate {
