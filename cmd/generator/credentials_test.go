@@ -45,12 +45,7 @@ func TestCredentialsFlags(t *testing.T) {
 				t.Errorf("config = %+v, want %+v", c.credsConfig, tc.want)
 			}
 			err = c.load(os.ReadFile)
-			switch {
-			case tc.err == "" && err != nil:
-				t.Fatalf("load = %v, want success", err)
-			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
-				t.Fatalf("load = %v, want it to contain %q", err, tc.err)
-			}
+			checkLoad(t, err, tc.err)
 			if tc.name == "bad names" {
 				for _, f := range []string{"--credentials-auth-source", "--credentials-pull-source"} {
 					if !strings.Contains(err.Error(), f) {

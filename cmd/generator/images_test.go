@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,9 +12,7 @@ import (
 
 	"github.com/preview-generator/preview-generator/internal/github/githubtest"
 	"github.com/preview-generator/preview-generator/internal/pr"
-	"github.com/preview-generator/preview-generator/internal/server"
 	"github.com/preview-generator/preview-generator/internal/store"
-	"github.com/preview-generator/preview-generator/internal/webhook"
 )
 
 func TestLoadImageGating(t *testing.T) {
@@ -46,12 +41,7 @@ func TestLoadImageGating(t *testing.T) {
 				t.Fatal(err)
 			}
 			err = c.load(os.ReadFile)
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("load = %v, want success", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("load = %v, want it to contain %q", err, tc.want)
-			}
+			checkLoad(t, err, tc.want)
 			if err == nil && c.server.ImageReady["acme/backend"].CheckRun != "build-image" {
 				t.Errorf("gates = %+v", c.server.ImageReady)
 			}
@@ -79,47 +69,16 @@ func TestServeImageGating(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte("imageReady:\n  acme/backend: {checkRun: build-image}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	c, err := parse(t, []string{"--github-url=" + gh.URL(), "--github-token=ghp_x", "--repos=acme/backend", "--config=" + cfgFile,
+	addr := freeAddr(t)
+	c := parseAndLoad(t, []string{"--github-url=" + gh.URL(), "--github-token=ghp_x", "--repos=acme/backend", "--config=" + cfgFile,
 		"--listen=" + addr, "--resync-interval=1h", "--plugin-token=" + token, "--webhook-secret=" + secret}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.load(os.ReadFile); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, c, io.Discard) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve returned %v", err)
-		}
-	}()
-	getparams := func() (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+server.RouteGetParams,
-			strings.NewReader(`{"applicationSetName":"backend","input":{"parameters":{"repositories":["acme/backend"]}}}`))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, ""
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	serveUntilCleanup(t, c)
 	waitFor := func(what string, cond func(body string) bool) {
 		t.Helper()
 		var body string
 		for range 500 {
 			var code int
-			if code, body = getparams(); code == 200 && cond(body) {
+			if code, body, _ = postGetParams(addr, token); code == 200 && cond(body) {
 				return
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -128,19 +87,8 @@ func TestServeImageGating(t *testing.T) {
 	}
 	deliver := func(id string, body []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+server.RouteWebhook, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(webhook.HeaderEvent, "check_run")
-		req.Header.Set(webhook.HeaderDelivery, id)
-		req.Header.Set(webhook.HeaderSignature, webhook.SignatureHeader([]byte(secret), body))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("webhook = %d %s", resp.StatusCode, b)
+		if code, b := deliverWebhook(t, addr, secret, "check_run", id, body); code != http.StatusAccepted {
+			t.Fatalf("webhook = %d %s", code, b)
 		}
 	}
 	checkRun := func(sha string) []byte {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -82,13 +81,7 @@ func TestKubeFlags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = c.load(os.ReadFile)
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("load = %v, want success", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("load = %v, want it to contain %q", err, tc.want)
-			}
+			checkLoad(t, c.load(os.ReadFile), tc.want)
 			if tc.check != nil {
 				if msg := tc.check(c); msg != "" {
 					t.Error(msg)
@@ -165,19 +158,8 @@ func (s *syncBuffer) String() string {
 
 func startReplica(t *testing.T, name string, args []string) *replica {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	c, err := parse(t, append([]string{"--listen=" + addr}, args...), map[string]string{"POD_NAME": name, "POD_NAMESPACE": "preview-system"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.load(os.ReadFile); err != nil {
-		t.Fatal(err)
-	}
+	addr := freeAddr(t)
+	c := parseAndLoad(t, append([]string{"--listen=" + addr}, args...), map[string]string{"POD_NAME": name, "POD_NAMESPACE": "preview-system"})
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &replica{name: name, addr: addr, cancel: cancel, done: make(chan error, 1), logs: &syncBuffer{}}
 	go func() { r.done <- serve(ctx, c, r.logs) }()
@@ -211,16 +193,11 @@ func (r *replica) ready() int {
 
 func (r *replica) getParams(t *testing.T) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, "http://"+r.addr+server.RouteGetParams,
-		strings.NewReader(`{"applicationSetName":"backend","input":{"parameters":{"repositories":["acme/backend"]}}}`))
-	req.Header.Set("Authorization", "Bearer "+demoToken)
-	resp, err := http.DefaultClient.Do(req)
+	code, body, err := postGetParams(r.addr, demoToken)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return code, body
 }
 
 // readyz is the status and body of GET /readyz, 0 when nothing answers.

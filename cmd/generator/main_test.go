@@ -28,6 +28,92 @@ func parse(t *testing.T, args []string, env map[string]string) (*config, error) 
 	return parseConfig(fs, args, func(k string) string { return env[k] })
 }
 
+// checkLoad fails the test unless err is what load should return: nil when
+// want is empty, else an error that contains want.
+func checkLoad(t *testing.T, err error, want string) {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("load = %v, want success", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("load = %v, want it to contain %q", err, want)
+	}
+}
+
+// parseAndLoad parses args with env and loads the config, failing the test
+// on either error.
+func parseAndLoad(t *testing.T, args []string, env map[string]string) *config {
+	t.Helper()
+	c, err := parse(t, args, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.load(os.ReadFile); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// freeAddr is a loopback address with a free port, for --listen.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// serveUntilCleanup runs serve with c until the test ends, then fails the
+// test if serve returned an error.
+func serveUntilCleanup(t *testing.T, c *config) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, c, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve returned %v", err)
+		}
+	})
+}
+
+// postGetParams asks the server at addr, with the plugin token, for the
+// parameters of the backend ApplicationSet over acme/backend.
+func postGetParams(addr, token string) (int, string, error) {
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+server.RouteGetParams,
+		strings.NewReader(`{"applicationSetName":"backend","input":{"parameters":{"repositories":["acme/backend"]}}}`))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), nil
+}
+
+// deliverWebhook posts a signed GitHub delivery of event with body to the
+// server at addr and returns its status and answer.
+func deliverWebhook(t *testing.T, addr, secret, event, id string, body []byte) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+server.RouteWebhook, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(webhook.HeaderEvent, event)
+	req.Header.Set(webhook.HeaderDelivery, id)
+	req.Header.Set(webhook.HeaderSignature, webhook.SignatureHeader([]byte(secret), body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(b)
+}
+
 func TestEnvFallbackAndPrecedence(t *testing.T) {
 	t.Parallel()
 	c, err := parse(t, []string{"--label=from-flag"}, map[string]string{
@@ -100,13 +186,7 @@ func TestLoadNamesTheFlag(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = c.load(os.ReadFile)
-			switch {
-			case tc.want == "" && err != nil:
-				t.Fatalf("load = %v, want success", err)
-			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
-				t.Fatalf("load = %v, want it to contain %q", err, tc.want)
-			}
+			checkLoad(t, c.load(os.ReadFile), tc.want)
 		})
 	}
 }
@@ -129,29 +209,19 @@ func TestStringMasksSecrets(t *testing.T) {
 // --demo on a loopback port, ask for parameters, then SIGTERM-like cancel.
 func TestServeDemoEndToEnd(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	c, err := parse(t, []string{"--demo", "--listen=" + addr, "--log-format=text"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.load(os.ReadFile); err != nil {
-		t.Fatal(err)
-	}
+	addr := freeAddr(t)
+	c := parseAndLoad(t, []string{"--demo", "--listen=" + addr, "--log-format=text"}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var logs bytes.Buffer
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, c, &logs) }()
-	var resp *http.Response
+	var (
+		code int
+		b    string
+	)
 	for i := 0; ; i++ {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+server.RouteGetParams,
-			strings.NewReader(`{"applicationSetName":"backend","input":{"parameters":{"repositories":["acme/backend"]}}}`))
-		req.Header.Set("Authorization", "Bearer "+demoToken)
-		resp, err = http.DefaultClient.Do(req)
+		var err error
+		code, b, err = postGetParams(addr, demoToken)
 		if err == nil {
 			break
 		}
@@ -160,10 +230,8 @@ func TestServeDemoEndToEnd(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || strings.Count(string(b), `"name":`) != 1 || !strings.Contains(string(b), `"name":"backend-pr-1-58d661"`) {
-		t.Fatalf("demo answer %d: %s", resp.StatusCode, b)
+	if code != 200 || strings.Count(b, `"name":`) != 1 || !strings.Contains(b, `"name":"backend-pr-1-58d661"`) {
+		t.Fatalf("demo answer %d: %s", code, b)
 	}
 	cancel()
 	select {
@@ -252,44 +320,20 @@ func TestServeWebhook(t *testing.T) {
 			if err := os.WriteFile(file, prs, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr := ln.Addr().String()
-			ln.Close()
-			c, err := parse(t, []string{"--prs-file=" + file, "--listen=" + addr, "--resync-interval=1h", "--plugin-token=" + token},
+			addr := freeAddr(t)
+			c := parseAndLoad(t, []string{"--prs-file=" + file, "--listen=" + addr, "--resync-interval=1h", "--plugin-token=" + token},
 				map[string]string{"PREVIEW_WEBHOOK_SECRET": tc.secret})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.load(os.ReadFile); err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() { done <- serve(ctx, c, io.Discard) }()
-			defer func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("serve returned %v", err)
-				}
-			}()
+			serveUntilCleanup(t, c)
 			title := func() string {
-				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+server.RouteGetParams,
-					strings.NewReader(`{"applicationSetName":"backend","input":{"parameters":{"repositories":["acme/backend"]}}}`))
-				req.Header.Set("Authorization", "Bearer "+token)
-				resp, err := http.DefaultClient.Do(req)
+				code, b, err := postGetParams(addr, token)
 				if err != nil {
 					return ""
 				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				m := regexp.MustCompile(`"title":"([^"]*)"`).FindSubmatch(b)
-				if resp.StatusCode != 200 || m == nil {
+				m := regexp.MustCompile(`"title":"([^"]*)"`).FindStringSubmatch(b)
+				if code != 200 || m == nil {
 					return ""
 				}
-				return string(m[1])
+				return m[1]
 			}
 			waitFor := func(want string) bool {
 				for range 250 {
@@ -308,19 +352,8 @@ func TestServeWebhook(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			req, _ := http.NewRequest(http.MethodPost, "http://"+addr+server.RouteWebhook, bytes.NewReader(push))
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set(webhook.HeaderEvent, "push")
-			req.Header.Set(webhook.HeaderDelivery, "9b0e1a6c-0f5e-11f0-8d1a-6a3b7c2d9e01")
-			req.Header.Set(webhook.HeaderSignature, webhook.SignatureHeader([]byte(secret), push))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != tc.wantCode {
-				t.Fatalf("webhook = %d %s, want %d", resp.StatusCode, b, tc.wantCode)
+			if code, b := deliverWebhook(t, addr, secret, "push", "9b0e1a6c-0f5e-11f0-8d1a-6a3b7c2d9e01", push); code != tc.wantCode {
+				t.Fatalf("webhook = %d %s, want %d", code, b, tc.wantCode)
 			}
 			if tc.wantCode == http.StatusAccepted && !waitFor("Renamed on GitHub") {
 				t.Errorf("the edit did not show after the delivery; title = %q", title())
