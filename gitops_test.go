@@ -646,6 +646,19 @@ func TestPreviews(t *testing.T) {
 		"BACKEND_URL":  "https://backend.staging.example.com",
 		"FRONTEND_URL": "https://frontend.staging.example.com",
 	}
+	// The frontend's info lines and env when its backend dependency is the
+	// backend's staging.
+	onStagingInfo := map[string]string{
+		"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
+		"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
+		"Dependency backend": "staging https://backend.staging.example.com",
+	}
+	onStagingDeps := map[string]string{
+		"BACKEND_URL":        "http://app.backend-staging.svc.cluster.local",
+		"BACKEND_PUBLIC_URL": "https://backend.staging.example.com",
+		"BACKEND_TARGET":     "staging",
+		"FRONTEND_URL":       "https://frontend.staging.example.com",
+	}
 	migrate := `python manage.py migrate --noinput && echo "$$(date)" $$HOME`
 	tests := []struct {
 		name    string
@@ -676,20 +689,11 @@ func TestPreviews(t *testing.T) {
 			file:   "frontend.yaml",
 			params: withStagingBackend(),
 			want: expectation{
-				components: []string{"../components/auth", "../components/size-small"},
-				images:     map[string]string{"Deployment/app/app": "ghcr.io/acme/frontend:pr-7-9f8e7d6"},
-				labels:     map[string]string{"preview-generator.io/pr": "7"},
-				info: map[string]string{
-					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
-					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
-					"Dependency backend": "staging https://backend.staging.example.com",
-				},
-				deps: map[string]string{
-					"BACKEND_URL":        "http://app.backend-staging.svc.cluster.local",
-					"BACKEND_PUBLIC_URL": "https://backend.staging.example.com",
-					"BACKEND_TARGET":     "staging",
-					"FRONTEND_URL":       "https://frontend.staging.example.com",
-				},
+				components:  []string{"../components/auth", "../components/size-small"},
+				images:      map[string]string{"Deployment/app/app": "ghcr.io/acme/frontend:pr-7-9f8e7d6"},
+				labels:      map[string]string{"preview-generator.io/pr": "7"},
+				info:        onStagingInfo,
+				deps:        onStagingDeps,
 				egress:      []egressRule{{namespace: "backend-staging", ports: []int64{8080}}},
 				auth:        true,
 				apiUpstream: "http://app.backend-staging.svc.cluster.local/api/",
@@ -701,20 +705,11 @@ func TestPreviews(t *testing.T) {
 			params: withStagingBackend(),
 			edit:   func(p map[string]string) { p["basic_auth_enabled"] = "false" },
 			want: expectation{
-				components: []string{"../components/ingress", "../components/size-small"},
-				images:     map[string]string{"Deployment/app/app": "ghcr.io/acme/frontend:pr-7-9f8e7d6"},
-				labels:     map[string]string{"preview-generator.io/pr": "7"},
-				info: map[string]string{
-					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
-					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
-					"Dependency backend": "staging https://backend.staging.example.com",
-				},
-				deps: map[string]string{
-					"BACKEND_URL":        "http://app.backend-staging.svc.cluster.local",
-					"BACKEND_PUBLIC_URL": "https://backend.staging.example.com",
-					"BACKEND_TARGET":     "staging",
-					"FRONTEND_URL":       "https://frontend.staging.example.com",
-				},
+				components:  []string{"../components/ingress", "../components/size-small"},
+				images:      map[string]string{"Deployment/app/app": "ghcr.io/acme/frontend:pr-7-9f8e7d6"},
+				labels:      map[string]string{"preview-generator.io/pr": "7"},
+				info:        onStagingInfo,
+				deps:        onStagingDeps,
 				egress:      []egressRule{{namespace: "backend-staging", ports: []int64{8080}}},
 				apiUpstream: "http://app.backend-staging.svc.cluster.local/api/",
 				ingress:     true,

@@ -109,6 +109,22 @@ func startCopy(t *testing.T, in *pgtest.Install, src string, opts pgtest.Options
 	return s
 }
 
+// startV1Copy starts a copy of the baked v1 database for the migrate.sh
+// tests and returns the install, the stage, the server and the app user's
+// socket environment.
+func startV1Copy(t *testing.T) (in *pgtest.Install, stage string, s *pgtest.Server, env []string) {
+	t.Helper()
+	in, stage, pgdata := bakedV1(t)
+	s = startCopy(t, in, pgdata, pgtest.Options{})
+	return in, stage, s, s.SocketEnv("app")
+}
+
+// runMigrate runs the image's migrate.sh from stage on the migrations in
+// dir with the connection env and returns its output.
+func runMigrate(ctx context.Context, in *pgtest.Install, env []string, stage, dir string) (string, error) {
+	return in.Run(ctx, env, "sh", filepath.Join(stage, "migrate.sh"), dir)
+}
+
 // queryCase is one query and its expected psql output (unaligned, "|"
 // between fields, one row per line).
 type queryCase struct {

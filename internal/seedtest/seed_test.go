@@ -93,10 +93,8 @@ func TestSeedVersions(t *testing.T) {
 // schema_migrations, the second applies none and changes nothing.
 func TestMigrationsApplyOnce(t *testing.T) {
 	t.Parallel()
-	in, stage, pgdata := bakedV1(t)
-	s := startCopy(t, in, pgdata, pgtest.Options{})
+	in, stage, s, env := startV1Copy(t)
 	ctx := testContext(t)
-	env := s.SocketEnv("app")
 
 	// After every run: the migrations' effects, written out by hand.
 	want := []queryCase{
@@ -112,7 +110,7 @@ func TestMigrationsApplyOnce(t *testing.T) {
 
 	var dumps []string
 	for run, tc := range []struct{ applied, skipped int }{{4, 0}, {0, 4}} {
-		out, err := in.Run(ctx, env, "sh", filepath.Join(stage, "migrate.sh"), filepath.Join(stage, "migrations"))
+		out, err := runMigrate(ctx, in, env, stage, filepath.Join(stage, "migrations"))
 		if err != nil {
 			t.Fatalf("run %d: %v", run+1, err)
 		}
@@ -146,10 +144,8 @@ func TestMigrationsApplyOnce(t *testing.T) {
 // not idempotent, and a file added later is applied on the next run.
 func TestMigrateSkipsRecorded(t *testing.T) {
 	t.Parallel()
-	in, stage, pgdata := bakedV1(t)
-	s := startCopy(t, in, pgdata, pgtest.Options{})
+	in, stage, s, env := startV1Copy(t)
 	ctx := testContext(t)
-	env := s.SocketEnv("app")
 
 	dir := filepath.Join(in.TempDir(t), "migrations")
 	files := map[string]string{
@@ -171,7 +167,7 @@ func TestMigrateSkipsRecorded(t *testing.T) {
 	}
 	migrate := func() string {
 		t.Helper()
-		out, err := in.Run(ctx, env, "sh", filepath.Join(stage, "migrate.sh"), dir)
+		out, err := runMigrate(ctx, in, env, stage, dir)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,10 +197,8 @@ func TestMigrateSkipsRecorded(t *testing.T) {
 // exactly once and no run fails.
 func TestMigrateConcurrent(t *testing.T) {
 	t.Parallel()
-	in, stage, pgdata := bakedV1(t)
-	s := startCopy(t, in, pgdata, pgtest.Options{})
+	in, stage, s, env := startV1Copy(t)
 	ctx := testContext(t)
-	env := s.SocketEnv("app")
 
 	const runs = 4
 	outs := make([]string, runs)
@@ -214,7 +208,7 @@ func TestMigrateConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			outs[i], errs[i] = in.Run(ctx, env, "sh", filepath.Join(stage, "migrate.sh"), filepath.Join(stage, "migrations"))
+			outs[i], errs[i] = runMigrate(ctx, in, env, stage, filepath.Join(stage, "migrations"))
 		}()
 	}
 	wg.Wait()
@@ -238,10 +232,8 @@ func TestMigrateConcurrent(t *testing.T) {
 // file, rolls that file back and applies nothing after it.
 func TestMigrateStopsAtFirstError(t *testing.T) {
 	t.Parallel()
-	in, stage, pgdata := bakedV1(t)
-	s := startCopy(t, in, pgdata, pgtest.Options{})
+	in, stage, s, env := startV1Copy(t)
 	ctx := testContext(t)
-	env := s.SocketEnv("app")
 
 	dir := filepath.Join(in.TempDir(t), "migrations")
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "failing-migrations"))); err != nil {
@@ -251,7 +243,7 @@ func TestMigrateStopsAtFirstError(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out, err := in.Run(ctx, env, "sh", filepath.Join(stage, "migrate.sh"), dir)
+	out, err := runMigrate(ctx, in, env, stage, dir)
 	if err == nil {
 		t.Fatalf("migrate.sh succeeded on a failing migration:\n%s", out)
 	}
