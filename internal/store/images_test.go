@@ -62,6 +62,23 @@ func (m *images) takeAsked() []string {
 
 var buildImage = ImageGate{CheckRun: "build-image"}
 
+// warmGatedStore returns a store over l with backend gated on build-image,
+// whose images know each PR's commits and have the ready SHAs built, after
+// a first Get.
+func warmGatedStore(t *testing.T, l *scripted, commits map[int][]string, ready ...string) (*Store, *images) {
+	t.Helper()
+	im := newImages()
+	im.commits = commits
+	for _, sha := range ready {
+		im.set(sha, ImageReady, nil)
+	}
+	s := New(l, Config{Images: im, ImageGates: map[string]ImageGate{backend.Key(): buildImage}})
+	if _, err := s.Get(context.Background(), []pr.Repo{backend}, "preview"); err != nil {
+		t.Fatal(err)
+	}
+	return s, im
+}
+
 func TestImageGating(t *testing.T) {
 	t.Parallel()
 	type want struct {
@@ -146,16 +163,8 @@ func TestImageGatingAsksOnlyForPendingHeads(t *testing.T) {
 	t.Parallel()
 	l := newScripted()
 	l.prs["acme/backend"] = []pr.PullRequest{mkPR(1, "a2"), mkPR(2, "b1")}
-	im := newImages()
-	im.commits[1] = []string{"a1", "a2"}
-	im.commits[2] = []string{"b1"}
-	im.set("a1", ImageReady, nil)
-	im.set("b1", ImageReady, nil)
-	s := New(l, Config{Images: im, ImageGates: map[string]ImageGate{backend.Key(): buildImage}})
+	s, im := warmGatedStore(t, l, map[int][]string{1: {"a1", "a2"}, 2: {"b1"}}, "a1", "b1")
 	ctx := context.Background()
-	if _, err := s.Get(ctx, []pr.Repo{backend}, "preview"); err != nil {
-		t.Fatal(err)
-	}
 	im.takeAsked()
 	for range 3 {
 		if err := s.SyncAll(ctx); err != nil {
@@ -186,16 +195,8 @@ func TestImageGatingFailureIsThePRs(t *testing.T) {
 	t.Parallel()
 	l := newScripted()
 	l.prs["acme/backend"] = []pr.PullRequest{mkPR(1, "a1"), mkPR(2, "b1")}
-	im := newImages()
-	im.commits[1] = []string{"a1"}
-	im.commits[2] = []string{"b1"}
-	im.set("a1", ImageReady, nil)
-	im.set("b1", ImageReady, nil)
-	s := New(l, Config{Images: im, ImageGates: map[string]ImageGate{backend.Key(): buildImage}})
+	s, im := warmGatedStore(t, l, map[int][]string{1: {"a1"}, 2: {"b1"}}, "a1", "b1")
 	ctx := context.Background()
-	if _, err := s.Get(ctx, []pr.Repo{backend}, "preview"); err != nil {
-		t.Fatal(err)
-	}
 	// #1 pushes a2, unreadable; #2 pushes b2, ready; #3 opens, unreadable.
 	l.mu.Lock()
 	l.prs["acme/backend"] = []pr.PullRequest{mkPR(1, "a2"), mkPR(2, "b2"), mkPR(3, "c1")}
