@@ -170,12 +170,9 @@ func New(cfg Config) (*Controller, error) {
 	case cfg.Live == nil:
 		return nil, errors.New("namespace credentials: the current answer (Live) is required")
 	}
-	rc := cfg.REST
-	if rc == nil {
-		var err error
-		if rc, err = kube.RESTConfig(cfg.Kubeconfig); err != nil {
-			return nil, err
-		}
+	rc, err := kube.ClientConfig(cfg.REST, cfg.Kubeconfig)
+	if err != nil {
+		return nil, err
 	}
 	core, err := corev1client.NewForConfig(rc)
 	if err != nil {

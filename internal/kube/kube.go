@@ -37,3 +37,13 @@ func RESTConfig(kubeconfig string) (*rest.Config, error) {
 	cfg.UserAgent = UserAgent
 	return cfg, nil
 }
+
+// ClientConfig returns rc when it is set, else RESTConfig(kubeconfig): the
+// choice every client's Config makes between its REST and Kubeconfig
+// fields. rc is returned as it is, without the user agent.
+func ClientConfig(rc *rest.Config, kubeconfig string) (*rest.Config, error) {
+	if rc != nil {
+		return rc, nil
+	}
+	return RESTConfig(kubeconfig)
+}

@@ -128,12 +128,9 @@ func New(cfg Config) (*Refresher, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	rc := cfg.REST
-	if rc == nil {
-		var err error
-		if rc, err = kube.RESTConfig(cfg.Kubeconfig); err != nil {
-			return nil, err
-		}
+	rc, err := kube.ClientConfig(cfg.REST, cfg.Kubeconfig)
+	if err != nil {
+		return nil, err
 	}
 	dyn, err := dynamic.NewForConfig(rc)
 	if err != nil {
