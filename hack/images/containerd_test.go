@@ -152,6 +152,18 @@ func buildTargets(t *testing.T, names ...string) string {
 	return out
 }
 
+// imageTarball returns the tarball of the image target: from
+// PREVIEW_IMAGES_DIR when set, else freshly built (minutes on a cold Go
+// cache).
+func imageTarball(t *testing.T, target string) string {
+	t.Helper()
+	dir := os.Getenv(imagesDirEnv)
+	if dir == "" {
+		dir = buildTargets(t, target)
+	}
+	return filepath.Join(dir, target+".tar")
+}
+
 // TestPauseImports builds the pause image, imports it into a private
 // containerd under the name the CRI expects, runs it with runc and stops it
 // with SIGTERM, as the kubelet does with a sandbox.

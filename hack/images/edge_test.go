@@ -15,16 +15,6 @@ import (
 	"time"
 )
 
-// edgeImage returns the edge's tarball: from PREVIEW_IMAGES_DIR when set,
-// else freshly built (minutes on a cold Go cache).
-func edgeImage(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv(imagesDirEnv); dir != "" {
-		return filepath.Join(dir, "edge.tar")
-	}
-	return filepath.Join(buildTargets(t, "edge"), "edge.tar")
-}
-
 // TestEdgeBasicAuth runs the edge image (oauth2-proxy built from the module
 // proxy) under containerd with an htpasswd file in front of a test
 // upstream: no credentials or wrong ones never reach the upstream, the
@@ -33,7 +23,7 @@ func TestEdgeBasicAuth(t *testing.T) {
 	c := startContainerd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := c.ctr(ctx, "images", "import", edgeImage(t)); err != nil {
+	if _, err := c.ctr(ctx, "images", "import", imageTarball(t, "edge")); err != nil {
 		t.Fatal(err)
 	}
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

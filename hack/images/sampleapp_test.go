@@ -5,23 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
-
-// sampleAppImage returns the sample app's tarball: from PREVIEW_IMAGES_DIR
-// when set, else freshly built.
-func sampleAppImage(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv(imagesDirEnv); dir != "" {
-		return filepath.Join(dir, "sample-app.tar")
-	}
-	return filepath.Join(buildTargets(t, "sample-app"), "sample-app.tar")
-}
 
 // TestSampleAppOnSeed runs the sample app's image against the seed image
 // in a private containerd, as a preview does: its migrate command through
@@ -32,7 +20,7 @@ func TestSampleAppOnSeed(t *testing.T) {
 	c := startContainerd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	for _, f := range []string{seedImage(t), sampleAppImage(t)} {
+	for _, f := range []string{imageTarball(t, "seed-postgres"), imageTarball(t, "sample-app")} {
 		if _, err := c.ctr(ctx, "images", "import", f); err != nil {
 			t.Fatal(err)
 		}

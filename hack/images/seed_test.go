@@ -186,23 +186,13 @@ func extractDir(img v1.Image, prefix, dst string, uid, gid int) error {
 	return nil
 }
 
-// seedImage returns the seed image's tarball: from PREVIEW_IMAGES_DIR when
-// set, else freshly built.
-func seedImage(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv(imagesDirEnv); dir != "" {
-		return filepath.Join(dir, "seed-postgres.tar")
-	}
-	return filepath.Join(buildTargets(t, "seed-postgres"), "seed-postgres.tar")
-}
-
 // TestSeedImageMatchesScript checks that the data directory baked into the
 // local seed image holds exactly what the Dockerfile's build step
 // (build-datadir.sh on the same seed SQL) produces: the same pg_dump of
 // the database app, schema and rows.
 func TestSeedImageMatchesScript(t *testing.T) {
 	r := newPGRunner(t)
-	file := seedImage(t)
+	file := imageTarball(t, "seed-postgres")
 	img, err := imagebuild.ReadArchive(file, SeedRef)
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +273,7 @@ func TestSeedImageMatchesScript(t *testing.T) {
 func TestSeedImageRuns(t *testing.T) {
 	newPGRunner(t) // psql on the host
 	c := startContainerd(t)
-	file := seedImage(t)
+	file := imageTarball(t, "seed-postgres")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if _, err := c.ctr(ctx, "images", "import", file); err != nil {
@@ -346,22 +336,36 @@ func runSeedContainer(ctx context.Context, t *testing.T, c *testContainerd, id s
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.remove(id) })
-	env := []string{"PGHOST=127.0.0.1", "PGPORT=" + strconv.Itoa(port), "PGUSER=postgres", "PGDATABASE=app",
+	env := seedConnEnv(port, password)
+	out, err := awaitPSQL(ctx, env, "SELECT count(*) FROM customers")
+	if err != nil {
+		tasks, _ := c.ctr(ctx, "tasks", "ls")
+		t.Fatalf("the seed image never served: %v: %s\ntasks: %s", err, out, tasks)
+	}
+	if got := strings.TrimSpace(out); got != "5" {
+		t.Fatalf("customers: %q, want 5", got)
+	}
+	return env
+}
+
+// seedConnEnv is the libpq environment that reaches, over TCP as
+// postgres, the database app of a seed container on port.
+func seedConnEnv(port int, password string) []string {
+	return []string{"PGHOST=127.0.0.1", "PGPORT=" + strconv.Itoa(port), "PGUSER=postgres", "PGDATABASE=app",
 		"PGPASSWORD=" + password, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=5"}
+}
+
+// awaitPSQL runs query with psql on the connection env every half second
+// until it succeeds, for 90 seconds at most, and returns the last output
+// and error.
+func awaitPSQL(ctx context.Context, env []string, query string) (string, error) {
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		cmd := exec.CommandContext(ctx, pgBinDir+"/psql", "-X", "-A", "-t", "-c", "SELECT count(*) FROM customers")
+		cmd := exec.CommandContext(ctx, pgBinDir+"/psql", "-X", "-A", "-t", "-c", query)
 		cmd.Env = append(os.Environ(), env...)
 		out, err := cmd.CombinedOutput()
-		if err == nil {
-			if got := strings.TrimSpace(string(out)); got != "5" {
-				t.Fatalf("customers: %q, want 5", got)
-			}
-			return env
-		}
-		if time.Now().After(deadline) {
-			tasks, _ := c.ctr(ctx, "tasks", "ls")
-			t.Fatalf("the seed image never served: %v: %s\ntasks: %s", err, out, tasks)
+		if err == nil || time.Now().After(deadline) {
+			return string(out), err
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
@@ -377,7 +381,7 @@ func runSeedContainer(ctx context.Context, t *testing.T, c *testContainerd, id s
 func TestSeedImagePodLayout(t *testing.T) {
 	newPGRunner(t)
 	c := startContainerd(t)
-	file := seedImage(t)
+	file := imageTarball(t, "seed-postgres")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if _, err := c.ctr(ctx, "images", "import", file); err != nil {
@@ -411,21 +415,11 @@ func TestSeedImagePodLayout(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.remove(id) })
-		env := []string{"PGHOST=127.0.0.1", "PGPORT=" + strconv.Itoa(port), "PGUSER=postgres", "PGDATABASE=app",
-			"PGPASSWORD=" + password, "PGSSLMODE=disable", "PGCONNECT_TIMEOUT=5"}
-		deadline := time.Now().Add(90 * time.Second)
-		for {
-			cmd := exec.CommandContext(ctx, pgBinDir+"/psql", "-X", "-A", "-t", "-c", "SELECT 1")
-			cmd.Env = append(os.Environ(), env...)
-			out, err := cmd.CombinedOutput()
-			if err == nil {
-				return env
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never served: %v: %s", id, err, out)
-			}
-			time.Sleep(500 * time.Millisecond)
+		env := seedConnEnv(port, password)
+		if out, err := awaitPSQL(ctx, env, "SELECT 1"); err != nil {
+			t.Fatalf("%s never served: %v: %s", id, err, out)
 		}
+		return env
 	}
 	psql := func(env []string, sql string) string {
 		t.Helper()
