@@ -164,6 +164,27 @@ func imageTarball(t *testing.T, target string) string {
 	return filepath.Join(dir, target+".tar")
 }
 
+// startWithImages starts a private containerd and imports the image
+// targets' tarballs (see imageTarball) into it. The context it returns
+// ends after timeout, counted from once the tarballs are at hand, or when
+// t ends.
+func startWithImages(t *testing.T, timeout time.Duration, targets ...string) (*testContainerd, context.Context) {
+	t.Helper()
+	c := startContainerd(t)
+	files := make([]string, len(targets))
+	for i, target := range targets {
+		files[i] = imageTarball(t, target)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	for _, f := range files {
+		if _, err := c.ctr(ctx, "images", "import", f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c, ctx
+}
+
 // TestPauseImports builds the pause image, imports it into a private
 // containerd under the name the CRI expects, runs it with runc and stops it
 // with SIGTERM, as the kubelet does with a sandbox.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"fmt"
@@ -20,12 +19,7 @@ import (
 // upstream: no credentials or wrong ones never reach the upstream, the
 // right ones do.
 func TestEdgeBasicAuth(t *testing.T) {
-	c := startContainerd(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	if _, err := c.ctr(ctx, "images", "import", imageTarball(t, "edge")); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := startWithImages(t, 3*time.Minute, "edge")
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "upstream reached")
 	}))

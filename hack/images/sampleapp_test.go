@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -17,14 +16,7 @@ import (
 // /api/info shows the seeded rows and the latest migration.
 func TestSampleAppOnSeed(t *testing.T) {
 	newPGRunner(t)
-	c := startContainerd(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	for _, f := range []string{imageTarball(t, "seed-postgres"), imageTarball(t, "sample-app")} {
-		if _, err := c.ctr(ctx, "images", "import", f); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c, ctx := startWithImages(t, 5*time.Minute, "seed-postgres", "sample-app")
 	pgEnv := runSeedContainer(ctx, t, c, "seed-for-app")
 	var envArgs []string
 	for _, e := range pgEnv {

@@ -272,13 +272,7 @@ func TestSeedImageMatchesScript(t *testing.T) {
 // applies the sample migrations once.
 func TestSeedImageRuns(t *testing.T) {
 	newPGRunner(t) // psql on the host
-	c := startContainerd(t)
-	file := imageTarball(t, "seed-postgres")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if _, err := c.ctr(ctx, "images", "import", file); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := startWithImages(t, 5*time.Minute, "seed-postgres")
 	const id = "seed-test"
 	env := runSeedContainer(ctx, t, c, id)
 	psql := func(sql string) (string, error) {
@@ -380,13 +374,7 @@ func awaitPSQL(ctx context.Context, env []string, query string) (string, error) 
 // reset).
 func TestSeedImagePodLayout(t *testing.T) {
 	newPGRunner(t)
-	c := startContainerd(t)
-	file := imageTarball(t, "seed-postgres")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if _, err := c.ctr(ctx, "images", "import", file); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := startWithImages(t, 5*time.Minute, "seed-postgres")
 	const password = "pod-layout"
 	emptyDir := func() string {
 		d, err := os.MkdirTemp("", "emptydir-")
