@@ -585,8 +585,14 @@ spec:
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(string(logs), "migrate: applying") || !strings.Contains(string(logs), rpLatestMigration) {
-			t.Errorf("the new database pod's migrate container applied no migration up to %s:\n%s", rpLatestMigration, logs)
+		// A fresh copy of the seed: every migration is applied again, none was there already.
+		for _, v := range []string{"0001", rpLatestMigration} {
+			if !strings.Contains(string(logs), "migrate: applying "+v) {
+				t.Errorf("the new database pod's migrate container did not apply %s:\n%s", v, logs)
+			}
+		}
+		if strings.Contains(string(logs), "migrate: already applied") {
+			t.Errorf("the new database pod's migrations were already applied (no reset?):\n%s", logs)
 		}
 	})
 	if t.Failed() {
