@@ -251,6 +251,7 @@ var smokeTests = map[string]struct {
 	"edge":          {[]string{"/bin/oauth2-proxy", "--version"}, EdgeVersion},
 	"sample-app":    {[]string{"/bin/sh", "-c", "id -u; sample-app frobnicate || true"}, "unknown command"},
 	"seed-postgres": {[]string{"/bin/sh", "-c", "id -u; postgres --version; psql --version"}, "PostgreSQL) 15."},
+	"curl":          {[]string{"/bin/sh", "-c", "head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \\n'; echo; curl --version"}, "Protocols:"},
 }
 
 // TestImportAll imports every tarball in $PREVIEW_IMAGES_DIR (built by

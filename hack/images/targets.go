@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,6 +21,9 @@ const (
 	SampleAppRef = "preview-generator.local/sample-app:dev"
 	// EdgeRef is oauth2-proxy, built from the Go module proxy.
 	EdgeRef = "preview-generator.local/edge:v7.15.6"
+	// CurlRef is Debian's curl with busybox: the image of the db
+	// component's db-credentials Job (docker.io/curlimages/curl upstream).
+	CurlRef = "preview-generator.local/curl:dev"
 	// EdgeModule and EdgeVersion pin the oauth2-proxy build.
 	EdgeModule  = "github.com/oauth2-proxy/oauth2-proxy/v7"
 	EdgeVersion = "v7.15.6"
@@ -85,6 +89,50 @@ var targets = []*target{
 		Build: buildEdge,
 	},
 	{Name: "seed-postgres", Ref: SeedRef, Inputs: seedInputs, Build: buildSeed},
+	{
+		Name: "curl", Ref: CurlRef,
+		Inputs: func(b *builder, h *hasher) error {
+			for _, f := range []string{hostCurl, busybox, caCerts} {
+				if err := h.file(f); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Build: buildCurl,
+	},
+}
+
+// hostCurl is Debian's curl (package curl).
+const hostCurl = "/usr/bin/curl"
+
+// buildCurl is Debian's curl, the shared libraries it loads and busybox
+// (the db-credentials Job's script runs under /bin/sh with head, od, tr).
+func buildCurl(b *builder) (v1.Image, error) {
+	if _, err := os.Stat(hostCurl); err != nil {
+		return nil, fmt.Errorf("%w (the curl image needs Debian's curl)", err)
+	}
+	entries := baseEntries()
+	bb, err := busyboxEntries()
+	if err != nil {
+		return nil, err
+	}
+	entries = append(entries, bb...)
+	libs, err := sharedLibraries(b, []string{hostCurl})
+	if err != nil {
+		return nil, err
+	}
+	entries = append(entries, libs...)
+	entries = append(entries, imagebuild.HostFile("/usr/bin/curl", 0o755, hostCurl))
+	l, err := b.layer(entries)
+	if err != nil {
+		return nil, err
+	}
+	return imagebuild.Image([]v1.Layer{l}, imagebuild.Config{
+		Entrypoint: []string{"/usr/bin/curl"},
+		Env:        []string{"PATH=/usr/local/bin:/usr/bin:/bin", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"},
+		User:       fmt.Sprintf("%d:%d", nonrootID, nonrootID),
+	})
 }
 
 func findTarget(name string) *target {

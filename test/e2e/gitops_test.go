@@ -24,6 +24,10 @@ type installOptions struct {
 	token      string // plugin token shared by the generator and Argo CD
 	requeue    int    // requeueAfterSeconds of every plugin generator
 	extraInput map[string]any
+	// images are kustomize image overrides (image name → new reference, e.g.
+	// "preview-edge" → "preview-generator.local/edge:v7.15.6"): each replaces the
+	// ApplicationSets' entry for that name or is added.
+	images map[string]string
 }
 
 // appsetManifests reads the users' install manifests from appsets/ (ApplicationSets, the plugin
@@ -142,6 +146,9 @@ func rewriteAppSet(t *testing.T, doc map[string]any, opts installOptions) {
 		}
 		s["repoURL"] = opts.repoURL
 		s["targetRevision"] = "main"
+		if len(opts.images) > 0 {
+			rewriteImages(s, opts.images)
+		}
 	}
 	gens, _ := spec["generators"].([]any)
 	n := 0
@@ -170,6 +177,38 @@ func rewriteAppSet(t *testing.T, doc map[string]any, opts installOptions) {
 	if n == 0 {
 		t.Fatalf("ApplicationSet %s has no plugin generator", str(doc, "metadata", "name"))
 	}
+}
+
+// rewriteImages sets source.kustomize.images: an entry whose image name is a key of images is
+// replaced by "<name>=<new reference>"; names not listed yet are added (sorted).
+func rewriteImages(source map[string]any, images map[string]string) {
+	old, _ := dig(source, "kustomize", "images").([]any)
+	var out []any
+	done := map[string]bool{}
+	for _, e := range old {
+		entry, _ := e.(string)
+		name, _, _ := strings.Cut(entry, "=")
+		if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+			name = name[:i] // a tag
+		}
+		if ref, ok := images[name]; ok {
+			out = append(out, name+"="+ref)
+			done[name] = true
+			continue
+		}
+		out = append(out, e)
+	}
+	names := make([]string, 0, len(images))
+	for name := range images {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !done[name] {
+			out = append(out, name+"="+images[name])
+		}
+	}
+	setPath(source, out, "kustomize", "images")
 }
 
 // dig walks nested maps.

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -41,13 +42,16 @@ func (s *stack) ingressStatus(ctx context.Context) {
 // routeStatus stands in for the Gateway controller on the kwok stack: it accepts every HTTPRoute
 // whose status does not describe its current generation yet, for each of its parents, as a
 // controller does (Argo CD reports an HTTPRoute Progressing until a parent accepted it). On a
-// stack with a real Gateway (Traefik) the controller writes this itself. It runs until ctx ends.
+// stack with a real Gateway (Traefik) the controller writes this itself: while realGateway is
+// set (a real-node test runs), it writes nothing. It runs until ctx ends.
 func (s *stack) routeStatus(ctx context.Context) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
 		var list gatewayv1.HTTPRouteList
-		if err := s.getJSON(ctx, &list, "httproutes.gateway.networking.k8s.io", "--all-namespaces"); err == nil {
+		if realGateway.Load() {
+			// Traefik writes the status of the routes it serves.
+		} else if err := s.getJSON(ctx, &list, "httproutes.gateway.networking.k8s.io", "--all-namespaces"); err == nil {
 			for _, r := range list.Items {
 				if r.DeletionTimestamp != nil || routeAccepted(r) {
 					continue
@@ -80,6 +84,10 @@ func (s *stack) routeStatus(ctx context.Context) {
 		}
 	}
 }
+
+// realGateway is set while a test serves previews through the real node's Gateway (Traefik),
+// which writes the HTTPRoutes' status itself; routeStatus then stands aside.
+var realGateway atomic.Bool
 
 // routeAccepted reports whether r's status describes its current generation.
 func routeAccepted(r gatewayv1.HTTPRoute) bool {
