@@ -312,6 +312,13 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		// status API (Report runs one call at a time).
 		sc.OnImages = (&imagePoster{post: imageStatuses.Report, ctx: postCtx}).enqueue
 	}
+	if refresher != nil {
+		// A repository whose answer changed (after a webhook's refresh or a
+		// poll) gets its ApplicationSets reconciled now, not at their next
+		// requeueAfterSeconds; only after the store knows the change, so
+		// Argo CD asks for the new answer.
+		sc.OnChange = refresher.Enqueue
+	}
 	st := src.store(cfg, sc, cache)
 	watched := map[string]bool{}
 	for _, r := range src.allowed {
