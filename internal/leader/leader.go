@@ -108,12 +108,9 @@ func New(cfg Config) (*Elector, error) {
 	case cfg.LeaseDuration < time.Second:
 		return nil, fmt.Errorf("leader election: lease duration %s is below 1s", cfg.LeaseDuration)
 	}
-	rc := cfg.REST
-	if rc == nil {
-		var err error
-		if rc, err = kube.RESTConfig(cfg.Kubeconfig); err != nil {
-			return nil, err
-		}
+	rc, err := kube.ClientConfig(cfg.REST, cfg.Kubeconfig)
+	if err != nil {
+		return nil, err
 	}
 	client, err := coordinationv1.NewForConfig(rc)
 	if err != nil {

@@ -57,12 +57,9 @@ func NewPodLabeler(cfg PodLabelerConfig) (*PodLabeler, error) {
 	if _, err := metav1.ParseToLabelSelector(cfg.Selector); err != nil {
 		return nil, fmt.Errorf("pod labels: selector %q: %w", cfg.Selector, err)
 	}
-	rc := cfg.REST
-	if rc == nil {
-		var err error
-		if rc, err = kube.RESTConfig(cfg.Kubeconfig); err != nil {
-			return nil, err
-		}
+	rc, err := kube.ClientConfig(cfg.REST, cfg.Kubeconfig)
+	if err != nil {
+		return nil, err
 	}
 	client, err := corev1.NewForConfig(rc)
 	if err != nil {
