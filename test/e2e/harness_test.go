@@ -28,8 +28,9 @@ type stack struct {
 	gitURL     string // http://127.0.0.1:PORT, serving gitRoot
 	gitRoot    string // folder of bare repositories
 	logs       string
-	run        string // pid files
-	portOffset int    // PREVIEW_E2E_PORT_OFFSET: added to every port of the 27xxx block
+	run        string            // pid files
+	portOffset int               // PREVIEW_E2E_PORT_OFFSET: added to every port of the 27xxx block
+	env        map[string]string // every KEY=VALUE of the env file
 }
 
 var st *stack
@@ -59,42 +60,27 @@ func loadStack() (*stack, error) {
 	if dir == "" {
 		dir = "/tmp/preview-generator-e2e"
 	}
-	f, err := os.Open(filepath.Join(dir, "env"))
+	envFile := filepath.Join(dir, "env")
+	env, err := readEnvFile(envFile)
 	if err != nil {
-		return nil, fmt.Errorf("reading the stack's env file: %w", err)
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if ok {
-			env[k] = v
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", f.Name(), err)
+		return nil, err
 	}
 	s := &stack{
-		dir: dir, bin: env["PREVIEW_E2E_BIN"], kubeconfig: env["KUBECONFIG"],
+		env: env, dir: dir, bin: env["PREVIEW_E2E_BIN"], kubeconfig: env["KUBECONFIG"],
 		gitURL: env["PREVIEW_E2E_GIT_URL"], gitRoot: env["PREVIEW_E2E_GIT_ROOT"],
 		logs: env["PREVIEW_E2E_LOGS"], run: env["PREVIEW_E2E_RUN"],
 	}
 	if o := env["PREVIEW_E2E_PORT_OFFSET"]; o != "" {
 		n, err := strconv.Atoi(o)
 		if err != nil {
-			return nil, fmt.Errorf("%s: PREVIEW_E2E_PORT_OFFSET: %w", f.Name(), err)
+			return nil, fmt.Errorf("%s: PREVIEW_E2E_PORT_OFFSET: %w", envFile, err)
 		}
 		s.portOffset = n
 	}
 	for k, v := range map[string]string{"PREVIEW_E2E_BIN": s.bin, "KUBECONFIG": s.kubeconfig, "PREVIEW_E2E_GIT_URL": s.gitURL,
 		"PREVIEW_E2E_GIT_ROOT": s.gitRoot, "PREVIEW_E2E_LOGS": s.logs, "PREVIEW_E2E_RUN": s.run} {
 		if v == "" {
-			return nil, fmt.Errorf("%s: %s is not set", f.Name(), k)
+			return nil, fmt.Errorf("%s: %s is not set", envFile, k)
 		}
 	}
 	if _, err := s.kubectl(context.Background(), nil, "get", "--raw=/readyz"); err != nil {
@@ -255,3 +241,27 @@ func repoRoot(t *testing.T) string {
 }
 
 func errorsIsNotFound(err error) bool { return errors.Is(err, errNotFound) }
+
+// readEnvFile parses the KEY=VALUE lines of the stack's env file.
+func readEnvFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the stack's env file: %w", err)
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return env, nil
+}

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -33,11 +32,7 @@ type realNode struct {
 // PREVIEW_REQUIRE_REAL_NODE=1 (CI), where a missing node fails it.
 func needRealNode(t *testing.T) *realNode {
 	t.Helper()
-	env, err := readEnvFile(filepath.Join(st.dir, "env"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &realNode{name: env["PREVIEW_E2E_REAL_NODE"], dnsIP: env["PREVIEW_E2E_DNS_IP"], gatewayURL: env["PREVIEW_E2E_GATEWAY_URL"]}
+	n := &realNode{name: st.env["PREVIEW_E2E_REAL_NODE"], dnsIP: st.env["PREVIEW_E2E_DNS_IP"], gatewayURL: st.env["PREVIEW_E2E_GATEWAY_URL"]}
 	if n.name == "" || n.dnsIP == "" || n.gatewayURL == "" {
 		if os.Getenv("PREVIEW_REQUIRE_REAL_NODE") == "1" {
 			t.Fatalf("PREVIEW_REQUIRE_REAL_NODE=1 but the stack has no real node: start it with E2E_REAL_NODE=1 hack/e2e/up.sh")
@@ -45,30 +40,6 @@ func needRealNode(t *testing.T) *realNode {
 		t.Skip("no real node in this stack (E2E_REAL_NODE=1 hack/e2e/up.sh starts one)")
 	}
 	return n
-}
-
-// readEnvFile parses the KEY=VALUE lines of the stack's env file.
-func readEnvFile(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading the stack's env file: %w", err)
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if k, v, ok := strings.Cut(line, "="); ok {
-			env[k] = v
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	return env, nil
 }
 
 // schedulable marks node as (un)schedulable (kubectl uncordon / cordon).

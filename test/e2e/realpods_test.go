@@ -284,11 +284,7 @@ const (
 //  5. label → first 200 through the Gateway is measured (logs/timings.txt).
 func TestRealPodsPreview(t *testing.T) {
 	n := needRealNode(t)
-	env, err := readEnvFile(filepath.Join(st.dir, "env"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeIP := env["PREVIEW_E2E_NODE_IP"]
+	nodeIP := st.env["PREVIEW_E2E_NODE_IP"]
 	if nodeIP == "" {
 		t.Fatalf("the stack's env file has no PREVIEW_E2E_NODE_IP")
 	}
