@@ -83,7 +83,7 @@ func sleepingParams() map[string]string {
 	return map[string]string{
 		"name": name, "namespace": name, "repository": "acme/backend", "number": "12",
 		"title": "Sleepy <script>alert(1)</script> change", "author": "bob", "url": "https://" + name + ".preview.example.com",
-		"pr_url": "https://github.com/acme/backend/pull/12",
+		"pr_url":           "https://github.com/acme/backend/pull/12",
 		"last_activity_at": "2026-11-19T10:00:00Z", "expires_at": "2026-11-22T10:00:00Z",
 		"state": "sleeping", "sleeps_at": "2026-11-19T22:00:00Z", "pinned": "true",
 		"cost_per_hour": "0.0030", "cost_currency": "USD",
@@ -100,7 +100,7 @@ func oldParams() map[string]string {
 	return map[string]string{
 		"name": name, "namespace": name, "repository": "acme/payments", "number": "42",
 		"title": "Refunds", "author": "carol", "url": "https://" + name + ".preview.example.com",
-		"pr_url": "https://github.com/acme/payments/pull/42",
+		"pr_url":           "https://github.com/acme/payments/pull/42",
 		"last_activity_at": "2026-11-20T11:00:00Z", "expires_at": "2026-11-23T11:00:00Z",
 	}
 }

@@ -29,7 +29,7 @@ func newHandler(t *testing.T, cfg Config) *Handler {
 type reqOpt func(*http.Request)
 
 func withHeader(k, v string) reqOpt { return func(r *http.Request) { r.Header.Set(k, v) } }
-func fromAddr(a string) reqOpt     { return func(r *http.Request) { r.RemoteAddr = a } }
+func fromAddr(a string) reqOpt      { return func(r *http.Request) { r.RemoteAddr = a } }
 func withCookie(v string) reqOpt {
 	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: CookieName, Value: v}) }
 }
@@ -342,7 +342,7 @@ func TestUnknownIsNeverEmpty(t *testing.T) {
 		{name: "answered, none", snap: Snapshot{Answered: []string{"backend"}}, code: 200, known: true, complete: true,
 			pageHas: []string{`id="empty"`, "No previews"}, pageLacks: []string{"Data unavailable"}},
 		{name: "one answered, one unavailable", code: 200, known: true,
-			snap: Snapshot{Answered: []string{"backend"}, Unavailable: []Unavailable{{"payments", "the open pull requests are not known: 502"}}},
+			snap:      Snapshot{Answered: []string{"backend"}, Unavailable: []Unavailable{{"payments", "the open pull requests are not known: 502"}}},
 			pageHas:   []string{"ApplicationSet <strong>payments</strong> are unavailable", "the open pull requests are not known: 502", `id="empty-partial"`},
 			pageLacks: []string{`id="empty"`}},
 		{name: "only unavailable", code: 200, known: true,
