@@ -16,7 +16,7 @@ th{background:#f6f8fa;font-weight:600}table.small{width:auto}caption{text-align:
 .alert{border:1px solid #cf222e;background:#ffebe9;padding:.5rem 1rem;margin:.75rem 0}
 .warn{border:1px solid #9a6700;background:#fff8c5;padding:.25rem 1rem;margin:.75rem 0}
 .notice{border:1px solid #1a7f37;background:#dafbe1;padding:.5rem 1rem}
-.error{color:#cf222e}form.wake{margin:.3rem 0 0}code{font-size:.9em}
+.error{color:#cf222e}form.wake{margin:.3rem 0 0}td.links{white-space:nowrap}code{font-size:.9em}
 `
 
 // pageScript keeps the relative times current between reloads, on the
@@ -28,5 +28,5 @@ var off=g?Date.parse(g.getAttribute("datetime"))-Date.now():0;if(isNaN(off))off=
 function span(ms){var m=Math.floor(ms/60000);if(m<1)return "<1m";if(m<60)return m+"m";var h=Math.floor(m/60);
 if(h<24){m=m%60;return h+"h"+(m?m+"m":"");}var d=Math.floor(h/24);h=h%24;return d+"d"+(h?h+"h":"");}
 function tick(){var now=Date.now()+off;document.querySelectorAll("time[data-at]").forEach(function(e){
-var t=Date.parse(e.getAttribute("data-at"));if(isNaN(t))return;var d=t-now;e.textContent=d<0?span(-d)+" ago":"in "+span(d);});}
+var t=Date.parse(e.getAttribute("data-at"));if(isNaN(t))return;var d=t-now;e.textContent=d<=0?span(-d)+" ago":"in "+span(d);});}
 setInterval(tick,15000);})();`

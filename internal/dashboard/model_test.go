@@ -76,7 +76,8 @@ func TestRelative(t *testing.T) {
 		d    time.Duration
 		want string
 	}{
-		{0, "in <1m"},
+		{0, "<1m ago"},
+		{1, "in <1m"},
 		{59 * time.Second, "in <1m"},
 		{-59 * time.Second, "<1m ago"},
 		{time.Minute, "in 1m"},
@@ -112,7 +113,7 @@ func FuzzRelative(f *testing.F) {
 				t.Fatalf("Relative(%v) = %q", d, s)
 			}
 		}
-		if future != (d >= 0) {
+		if future != (d > 0) {
 			t.Fatalf("Relative(%v) = %q: wrong direction", d, s)
 		}
 		if body == "<1m" {

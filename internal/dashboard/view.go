@@ -11,10 +11,10 @@ import (
 )
 
 // Relative writes the instant now+d as people read it: "in 5h12m",
-// "3d4h ago", "in <1m". Minutes are the smallest unit; from a day on,
-// hours are.
+// "3d4h ago", "in <1m", "<1m ago" (now itself is past). Minutes are the
+// smallest unit; from a day on, hours are.
 func Relative(d time.Duration) string {
-	past := d < 0
+	past := d <= 0
 	if past {
 		if d == time.Duration(-1<<63) {
 			d = 1<<63 - 1
