@@ -125,3 +125,18 @@ func fullSnapshot() Snapshot {
 		Previews: []Preview{queued(), sleeping, old, live},
 	}
 }
+
+// recMetrics counts wake outcomes.
+type recMetrics struct {
+	mu    sync.Mutex
+	wakes map[string]int
+}
+
+func (m *recMetrics) DashboardWake(outcome string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.wakes == nil {
+		m.wakes = map[string]int{}
+	}
+	m.wakes[outcome]++
+}

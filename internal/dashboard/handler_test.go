@@ -525,7 +525,8 @@ func TestWakeRateLimit(t *testing.T) {
 	other := FromParams("backend", sleepingParams())
 	other.Number, other.Name = 13, "backend-pr-13-58d661"
 	snap.Previews = append(snap.Previews, other)
-	h := newHandler(t, Config{Access: AccessOpen, Commenter: fc, Now: clock, WakeInterval: 5 * time.Minute, Source: &fakeSource{snap: snap}})
+	rm := &recMetrics{}
+	h := newHandler(t, Config{Access: AccessOpen, Commenter: fc, Now: clock, WakeInterval: 5 * time.Minute, Source: &fakeSource{snap: snap}, Metrics: rm})
 	wake := func(n string) *httptest.ResponseRecorder {
 		return serve(h, "POST", RouteWake, "repository=acme%2Fbackend&number="+n)
 	}
@@ -562,6 +563,9 @@ func TestWakeRateLimit(t *testing.T) {
 	fc.fail = nil
 	if rec := wake("12"); rec.Code != 202 {
 		t.Fatalf("retry after a failure: %d %s", rec.Code, rec.Body)
+	}
+	if rm.wakes["posted"] != 4 || rm.wakes["rate_limited"] != 1 || rm.wakes["error"] != 1 || len(rm.wakes) != 3 {
+		t.Errorf("wake metrics %v", rm.wakes)
 	}
 }
 
