@@ -24,8 +24,8 @@ const (
 	// in a browser the cookie that GET /?token=<t> sets.
 	AccessToken Access = "token"
 	// AccessProxy trusts the user header of an auth proxy (oauth2-proxy:
-	// X-Auth-Request-User or X-Forwarded-User), and only from the proxy's
-	// source addresses.
+	// X-Forwarded-User, see DefaultProxyUserHeaders), and only from the
+	// proxy's source addresses.
 	AccessProxy Access = "proxy"
 )
 
@@ -38,10 +38,14 @@ func ParseAccess(s string) (Access, error) {
 	return "", fmt.Errorf("dashboard access %q: want off, open, token or proxy", s)
 }
 
-// DefaultProxyUserHeaders are the headers an auth proxy names the user in,
-// in the order they are read: oauth2-proxy sets X-Auth-Request-User with
-// --set-xauthrequest and X-Forwarded-User with --pass-user-headers.
-var DefaultProxyUserHeaders = []string{"X-Auth-Request-User", "X-Forwarded-User"}
+// DefaultProxyUserHeaders name the user as oauth2-proxy in front of an
+// upstream does (--pass-user-headers, its default, which also strips a
+// client's own X-Forwarded-User): the previews' edge. Behind an ingress
+// that asks oauth2-proxy with auth_request, the header is
+// X-Auth-Request-User (--set-xauthrequest). Name only headers the proxy
+// always sets: a header it passes through from the client would let the
+// client name itself.
+var DefaultProxyUserHeaders = []string{"X-Forwarded-User"}
 
 // CookieName is the cookie of the token mode.
 const CookieName = "preview_dashboard"

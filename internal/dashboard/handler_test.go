@@ -155,6 +155,10 @@ func TestAccess(t *testing.T) {
 			want{401, true, "Bearer"}},
 
 		{"proxy: from the proxy with a user", Config{Access: AccessProxy, ProxyCIDRs: proxyNet}, "GET", "/",
+			[]reqOpt{fromAddr("10.1.2.3:5555"), withHeader("X-Forwarded-User", "alice@example.com")}, want{200, false, "alice@example.com"}},
+		{"proxy: a header the proxy does not set names nobody", Config{Access: AccessProxy, ProxyCIDRs: proxyNet}, "GET", RoutePreviews,
+			[]reqOpt{fromAddr("10.1.2.3:5555"), withHeader("X-Auth-Request-User", "mallory")}, want{401, true, "named no user (X-Forwarded-User)"}},
+		{"proxy: auth_request header when configured", Config{Access: AccessProxy, ProxyCIDRs: proxyNet, ProxyUserHeaders: []string{"X-Auth-Request-User"}}, "GET", "/",
 			[]reqOpt{fromAddr("10.1.2.3:5555"), withHeader("X-Auth-Request-User", "alice@example.com")}, want{200, false, "alice@example.com"}},
 		{"proxy: X-Forwarded-User", Config{Access: AccessProxy, ProxyCIDRs: proxyNet}, "GET", RoutePreviews,
 			[]reqOpt{fromAddr("10.1.2.3:5555"), withHeader("X-Forwarded-User", "alice")}, want{200, true, ""}},
@@ -163,7 +167,7 @@ func TestAccess(t *testing.T) {
 		{"proxy: from the proxy without a user", Config{Access: AccessProxy, ProxyCIDRs: proxyNet}, "GET", RoutePreviews,
 			[]reqOpt{fromAddr("10.1.2.3:5555")}, want{401, true, "named no user"}},
 		{"proxy: user header from elsewhere", Config{Access: AccessProxy, ProxyCIDRs: proxyNet}, "GET", "/",
-			[]reqOpt{fromAddr("10.2.0.1:5555"), withHeader("X-Auth-Request-User", "mallory")}, want{403, false, "only through its auth proxy"}},
+			[]reqOpt{fromAddr("10.2.0.1:5555"), withHeader("X-Forwarded-User", "mallory")}, want{403, false, "only through its auth proxy"}},
 		{"proxy: api from elsewhere", Config{Access: AccessProxy, ProxyCIDRs: proxyNet}, "GET", RoutePreviews,
 			[]reqOpt{fromAddr("192.0.2.1:5555"), withHeader("X-Forwarded-User", "mallory")}, want{403, true, "auth proxy"}},
 	}
@@ -470,7 +474,7 @@ func TestWake(t *testing.T) {
 			opts: []reqOpt{withCookie(cookieValue([]byte(testToken))), withHeader("Sec-Fetch-Site", "cross-site")}},
 		{name: "proxy user named", body: form, code: 202, posts: 1,
 			cfg:  Config{Access: AccessProxy, ProxyCIDRs: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, Commenter: &fakeCommenter{}},
-			opts: []reqOpt{fromAddr("10.0.0.5:1"), withHeader("X-Auth-Request-User", "@bob`\nx")}},
+			opts: []reqOpt{fromAddr("10.0.0.5:1"), withHeader("X-Forwarded-User", "@bob`\nx")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
