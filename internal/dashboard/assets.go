@@ -29,4 +29,4 @@ function span(ms){var m=Math.floor(ms/60000);if(m<1)return "<1m";if(m<60)return 
 if(h<24){m=m%60;return h+"h"+(m?m+"m":"");}var d=Math.floor(h/24);h=h%24;return d+"d"+(h?h+"h":"");}
 function tick(){var now=Date.now()+off;document.querySelectorAll("time[data-at]").forEach(function(e){
 var t=Date.parse(e.getAttribute("data-at"));if(isNaN(t))return;var d=t-now;e.textContent=d<=0?span(-d)+" ago":"in "+span(d);});}
-setInterval(tick,15000);})();`
+document.documentElement.dataset.ticking="1";setInterval(tick,15000);})();`

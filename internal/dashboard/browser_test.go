@@ -114,6 +114,13 @@ func TestBrowser(t *testing.T) {
 	queue := run(t, bctx, chromedp.Text(chromedp.CSS("#total-queue")))
 	cost := run(t, bctx, chromedp.Text(chromedp.CSS("#total-cost")))
 	ages := run(t, bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#ages td')].map(e => e.textContent)`))
+	// The Content-Security-Policy lets the page's own script run (by its
+	// hash), and the style sheet apply.
+	ticking := run(t, bctx, chromedp.Evaluate[string](`document.documentElement.dataset.ticking || ""`))
+	weight := run(t, bctx, chromedp.Evaluate[string](`getComputedStyle(document.querySelector('#total-live')).fontWeight`))
+	if ticking != "1" || weight != "600" {
+		t.Errorf("inline script ran: %q, style applied (font-weight %q): the CSP hashes must match", ticking, weight)
+	}
 	shot("dashboard.png")
 	if u, err := url.Parse(location); err != nil || u.Path != "/" || u.RawQuery != "" {
 		t.Errorf("after signing in the URL is %q: want / without the token", location)
