@@ -383,6 +383,9 @@ func TestUnknownIsNeverEmpty(t *testing.T) {
 				}
 				return
 			}
+			if strings.Contains(rec.Body.String(), "null") {
+				t.Errorf("api answers null for a list: %s", rec.Body)
+			}
 			var snap apiSnapshot
 			if err := json.Unmarshal(rec.Body.Bytes(), &snap); err != nil {
 				t.Fatal(err)

@@ -143,7 +143,7 @@ func TestTotals(t *testing.T) {
 		ps   []Preview
 		want Totals
 	}{
-		{"none", nil, Totals{ByAge: []Bucket{{"< 1 day", 0}, {"1–3 days", 0}, {"3–7 days", 0}, {"1–4 weeks", 0}, {"≥ 4 weeks", 0}}}},
+		{"none", nil, Totals{CostPerDay: []Money{}, ByAge: []Bucket{{"< 1 day", 0}, {"1–3 days", 0}, {"3–7 days", 0}, {"1–4 weeks", 0}, {"≥ 4 weeks", 0}}}},
 		{"states, currencies, ages", []Preview{
 			{State: StateLive, CostPerHour: "0.5", CostCurrency: "EUR", CreatedAt: at(time.Hour)},
 			{State: StateLive, CostPerHour: "0.25", CostCurrency: "USD", CreatedAt: at(24 * time.Hour)},

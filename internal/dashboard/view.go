@@ -98,7 +98,7 @@ type Bucket struct {
 
 // total sums up listed (live and sleeping) and queued previews at now.
 func total(listed []Preview, gone int, now time.Time) Totals {
-	t := Totals{RecentlyGone: gone}
+	t := Totals{RecentlyGone: gone, CostPerDay: []Money{}}
 	cost := map[string]float64{}
 	ages := make([]int, len(AgeBuckets))
 	unknownAge := 0
