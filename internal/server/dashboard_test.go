@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 
 	"github.com/preview-generator/preview-generator/internal/dashboard"
+	"github.com/preview-generator/preview-generator/internal/github"
 	"github.com/preview-generator/preview-generator/internal/github/githubtest"
 	"github.com/preview-generator/preview-generator/internal/pr"
 	"github.com/preview-generator/preview-generator/internal/prfile"
@@ -203,5 +205,44 @@ func TestInputMemoryIsBounded(t *testing.T) {
 	}
 	if slices.Contains(names, "appset-0") || slices.Contains(names, "appset-9") || !slices.Contains(names, "appset-10") {
 		t.Errorf("the oldest should go first: %v...", names[:5])
+	}
+}
+
+// TestDashboardWakeOnlyWhatSleeps: through the real chain (fake GitHub,
+// client, store, server), the wake route comments on no pull request the
+// answer does not list as sleeping.
+func TestDashboardWakeOnlyWhatSleeps(t *testing.T) {
+	t.Parallel()
+	g := newGHStack(t)
+	gh, err := github.New(github.Config{BaseURL: g.fake.URL(), Token: "gh-token", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := dashboard.New(dashboard.Config{Access: dashboard.AccessOpen, Source: g.srv, Commenter: gh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.srv.MountDashboard(h)
+	if code, b := g.ask(t); code != 200 {
+		t.Fatalf("getparams: %d %s", code, b)
+	}
+	for _, tc := range []struct {
+		number string
+		code   int
+	}{
+		{"1", http.StatusConflict},  // live
+		{"3", http.StatusNotFound},  // not labelled: no preview
+		{"99", http.StatusNotFound}, // no such pull request
+	} {
+		req := httptest.NewRequest(http.MethodPost, dashboard.RouteWake, strings.NewReader("repository=acme%2Fbackend&number="+tc.number))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		g.srv.ServeHTTP(rec, req)
+		if rec.Code != tc.code {
+			t.Errorf("wake #%s: %d %s, want %d", tc.number, rec.Code, rec.Body, tc.code)
+		}
+	}
+	if n := g.fake.Count(githubtest.RouteIssueCommentCreate, 0); n != 0 {
+		t.Fatalf("%d comments posted, want none", n)
 	}
 }
