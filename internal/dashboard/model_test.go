@@ -183,3 +183,34 @@ func TestLinks(t *testing.T) {
 		t.Errorf("%+v", l)
 	}
 }
+
+// FuzzFromParams: any parameter values read as a preview without
+// panicking, with a known state, a non-negative number, and a cost that
+// is either absent or a valid estimate.
+func FuzzFromParams(f *testing.F) {
+	f.Add("1", "2026-11-20T17:12:00Z", "sleeping", "0.0412", `[{"name":"payments","target":"pr-42"}]`)
+	f.Add("x", "tomorrow", "", "-1", "{")
+	f.Add("-5", "2026-02-30T00:00:00Z", "SLEEPING", "NaN", "null")
+	f.Fuzz(func(t *testing.T, number, expires, state, cost, deps string) {
+		p := FromParams("a", map[string]string{
+			"number": number, "expires_at": expires, "sleeps_at": expires, "state": state,
+			"cost_per_hour": cost, "dependencies": deps,
+		})
+		if p.State != StateLive && p.State != StateSleeping {
+			t.Fatalf("state %q", p.State)
+		}
+		if p.Number < 0 {
+			t.Fatalf("number %d", p.Number)
+		}
+		if p.CostPerHour != "" {
+			if c, ok := parseCost(p.CostPerHour); !ok || c < 0 {
+				t.Fatalf("cost %q", p.CostPerHour)
+			}
+		}
+		if !p.ExpiresAt.IsZero() && p.ExpiresAt.Location() != time.UTC {
+			t.Fatalf("expiry not in UTC: %v", p.ExpiresAt)
+		}
+		_ = total([]Preview{p}, 0, testNow)
+		_ = Relative(p.ExpiresAt.Sub(testNow))
+	})
+}
