@@ -77,6 +77,7 @@ type config struct {
 
 	kubeConfig
 	credsConfig
+	dashConfig
 
 	// render relaxes what serve needs (no plugin token).
 	render bool
@@ -140,6 +141,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	if !c.render {
 		c.kubeConfig.flags(fs)
 		c.credsConfig.flags(fs)
+		c.dashConfig.flags(fs)
 	}
 }
 
@@ -357,6 +359,7 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 	if !c.render {
 		c.kubeConfig.check(bad)
 		c.credsConfig.check(bad)
+		c.dashConfig.load(readFile, c.Demo, bad)
 	}
 	// Each catalog service's input, checked like a getparams request, over
 	// the defaults just settled.

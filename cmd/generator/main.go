@@ -372,6 +372,14 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		scfg.Statuses = reporter
 	}
 	srv := server.New(scfg)
+	dash, err := cfg.dashConfig.handler(srv, src.gh, cfg.ArgoCDNamespace, log, m)
+	if err != nil {
+		return err
+	}
+	srv.MountDashboard(dash)
+	if dash.Enabled() {
+		log.Info("dashboard", "settings", cfg.dashConfig.String())
+	}
 	allowed := src.allowed
 
 	ln, err := net.Listen("tcp", cfg.Listen)

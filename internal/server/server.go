@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/preview-generator/preview-generator/internal/compose"
+	"github.com/preview-generator/preview-generator/internal/dashboard"
 	"github.com/preview-generator/preview-generator/internal/overlay"
 	"github.com/preview-generator/preview-generator/internal/params"
 	"github.com/preview-generator/preview-generator/internal/pr"
@@ -124,6 +125,8 @@ type Server struct {
 	mu         sync.Mutex
 	cache      map[string]*answer
 	cacheBytes int // gzipped bytes held by cache
+
+	inputs inputMemory // what each ApplicationSet asked, for the dashboard
 }
 
 // answer is an encoded getparams reply, valid while the store generation is
@@ -144,6 +147,8 @@ type answer struct {
 	size   int // length of the plain JSON
 	// namespaces are the previews' namespace parameters, sorted.
 	namespaces []string
+	// queued are the pull requests waiting for a slot, for the dashboard.
+	queued []dashboard.Preview
 }
 
 func newAnswer(gen uint64, validUntil time.Time, body []byte) *answer {
@@ -385,6 +390,7 @@ func (s *Server) getParams(c echo.Context) error {
 	if s.cfg.Answers != nil {
 		s.cfg.Answers.Served(req.ApplicationSetName, a.namespaces)
 	}
+	s.inputs.remember(req.ApplicationSetName, req.Input.Parameters, s.cfg.Now())
 	h := c.Response().Header()
 	h.Add(echo.HeaderVary, echo.HeaderAcceptEncoding)
 	if acceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
@@ -465,6 +471,7 @@ func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res, targets st
 	}
 	a = newAnswer(res.Generation, ans.ValidUntil, encodeReply(ans.Params))
 	a.frozen, a.at = frozen, at
+	a.queued = queuedOf(ans)
 	for _, m := range ans.Params {
 		a.namespaces = append(a.namespaces, m[params.KeyNamespace])
 	}
