@@ -55,7 +55,7 @@ fuzz: ## Fuzz the preview names for 30s (make fuzz-ci fuzzes every parser).
 	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 30s ./internal/params
 
 .PHONY: fuzz-ci
-fuzz-ci: ## Fuzz the getparams body, .preview.yaml, server config and names for 30s each (FUZZTIME); CI runs it.
+fuzz-ci: ## Fuzz the getparams body, .preview.yaml, server config and names for 20s each (FUZZTIME); CI runs it.
 	GO=$(GO) hack/fuzz.sh
 
 .PHONY: e2e
