@@ -445,7 +445,7 @@ func (sc *scenario) unlabelTTLRelabel(t *testing.T) {
 
 	// PR #2: labelled long enough ago that it expires margin from now. The margin covers one
 	// poll of the ApplicationSet controller and one refresh of the generator (label →
-	// Application created takes 5-7 s here) several times over.
+	// Application created takes 2-7 s here) several times over.
 	const margin = 25 * time.Second
 	activity := time.Now().Add(-ttl + margin)
 	expiry := activity.Truncate(time.Second).Add(ttl) // GitHub's times have whole seconds
@@ -641,16 +641,19 @@ type outagePhase struct {
 	fixed  time.Duration
 	enough func() error
 	// polls, when not 0, replaces outagePolls as the least number of reconciliations of each
-	// ApplicationSet, and the generator must have answered getparams with answered at least once
-	// per ApplicationSet (a phase in which the generator answers an error, after which the
-	// controller waits minutes before it asks again).
-	polls, answered int
+	// ApplicationSet: for a phase in which the generator answers an error, after which the
+	// controller waits minutes before it asks again.
+	polls int
+	// answered, when not 0, is a getparams status the generator must answer during the phase,
+	// at least once per ApplicationSet.
+	answered int
 }
 
 // holdPhase checks cond every second for the whole phase p and fails at its first error, or
-// unless p spanned outagePolls reconciliations of each ApplicationSet and outagePolls refresh
-// attempts of the backend repository by the generator (and GitHub answered p.failing). It
-// returns a summary of those counts and how long the phase lasted.
+// unless p spanned outagePolls (or p.polls) reconciliations of each ApplicationSet and
+// outagePolls refresh attempts of the backend repository by the generator (and GitHub answered
+// p.failing, the generator p.answered). It returns a summary of those counts and how long the
+// phase lasted.
 func (sc *scenario) holdPhase(t *testing.T, p outagePhase, cond func(context.Context) error) (string, time.Duration) {
 	t.Helper()
 	type counts struct {
