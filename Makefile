@@ -20,9 +20,14 @@ build: ## Build bin/generator.
 	$(GO) build -trimpath -o $(BIN)/generator ./cmd/generator
 
 .PHONY: test
+# hack/images: its library packages with the race detector; its command's tests (images imported
+# and run under containerd) without: that package runs no concurrent code (only goroutines that
+# wait for child processes), and under -race its gzip, tar and digest work on the image tarballs
+# ran 5-7 times slower (docs/benchmarks.md).
 test: ## Run every unit test with the race detector (the README's test command), hack/images' module too.
 	$(GO) test -race ./...
-	$(GO) -C hack/images test -race ./...
+	$(GO) -C hack/images test -race ./imagebuild/... ./pause/...
+	$(GO) -C hack/images test .
 
 .PHONY: images
 images: ## Build the local images (pause, generator, sample app, edge, seed PostgreSQL) into IMAGES_DIR, no registry.
@@ -55,7 +60,7 @@ fuzz: ## Fuzz the preview names for 30s (make fuzz-ci fuzzes every parser).
 	$(GO) test -run '^$$' -fuzz '^FuzzNames$$' -fuzztime 30s ./internal/params
 
 .PHONY: fuzz-ci
-fuzz-ci: ## Fuzz the getparams body, .preview.yaml, server config and names for 30s each (FUZZTIME); CI runs it.
+fuzz-ci: ## Fuzz the getparams body, .preview.yaml, server config and names for 20s each (FUZZTIME); CI runs it.
 	GO=$(GO) hack/fuzz.sh
 
 .PHONY: e2e

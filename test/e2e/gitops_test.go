@@ -24,6 +24,9 @@ type installOptions struct {
 	token      string // plugin token shared by the generator and Argo CD
 	requeue    int    // requeueAfterSeconds of every plugin generator
 	extraInput map[string]any
+	// retryBackoff, when set, replaces the initial backoff of the ApplicationSets' sync retries
+	// (template.spec.syncPolicy.retry.backoff.duration; the limit and factor stay as shipped).
+	retryBackoff string
 	// images are kustomize image overrides (image name → new reference, e.g.
 	// "preview-edge" → "preview-generator.local/edge:v7.15.6"): each replaces the
 	// ApplicationSets' entry for that name or is added.
@@ -33,7 +36,7 @@ type installOptions struct {
 // appsetManifests reads the users' install manifests from appsets/ (ApplicationSets, the plugin
 // ConfigMap and its token Secret, the AppProject) and rewrites only what differs on a test
 // machine: the ApplicationSets' repoURL, targetRevision and requeueAfterSeconds (plus extra input
-// parameters), the AppProject's sourceRepos, the ConfigMap's baseUrl and the Secret's token.
+// parameters and, when asked, the sync retries' initial backoff), the AppProject's sourceRepos, the ConfigMap's baseUrl and the Secret's token.
 // It returns two JSON streams for kubectl apply, to apply in order (an ApplicationSet whose
 // plugin ConfigMap is missing errs and is retried only minutes later), and the ApplicationSet
 // names.
@@ -149,6 +152,13 @@ func rewriteAppSet(t *testing.T, doc map[string]any, opts installOptions) {
 		if len(opts.images) > 0 {
 			rewriteImages(s, opts.images)
 		}
+	}
+	if opts.retryBackoff != "" {
+		backoff, _ := dig(tmplSpec, "syncPolicy", "retry", "backoff").(map[string]any)
+		if backoff == nil || backoff["duration"] == nil {
+			t.Fatalf("ApplicationSet %s has no template.spec.syncPolicy.retry.backoff.duration to shorten", str(doc, "metadata", "name"))
+		}
+		backoff["duration"] = opts.retryBackoff
 	}
 	gens, _ := spec["generators"].([]any)
 	n := 0

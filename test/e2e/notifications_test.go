@@ -42,6 +42,9 @@ const (
 	notifyCommentMarker = "<!-- argocd-notifications preview-generator -->"
 	// notificationsMetricsPort is hack/e2e's port of the notifications controller's metrics.
 	notificationsMetricsPort = 27083
+	// notifyRetryBackoff is the sync retries' initial backoff in this test (appsets/ ship 10s,
+	// factor 2: 20 s then 40 s of waiting before the failed sync of step 4 is final).
+	notifyRetryBackoff = "2s"
 )
 
 // notifyImage is the image the generator gives backend PR #5 at sha (its default image template).
@@ -88,6 +91,8 @@ func TestPreviewNotifications(t *testing.T) {
 	deps, appsetManifest, appsets := appsetManifests(t, installOptions{
 		repoURL: repoURL, baseURL: "http://" + generatorAddr, token: pluginToken,
 		requeue: requeueSeconds, extraInput: map[string]any{"ttl": ttl.String()},
+		// Step 4 waits for every retry of a failing sync; the shipped limit and factor stay.
+		retryBackoff: notifyRetryBackoff,
 	})
 	tokenFile := filepath.Join(t.TempDir(), "plugin-token")
 	configFile := filepath.Join(t.TempDir(), "generator.yaml")
@@ -470,6 +475,10 @@ spec:
 	}
 	if op := app.Status.OperationState; op == nil || (op.Phase != "Failed" && op.Phase != "Error") {
 		t.Errorf("the error was sent while the operation is %+v", op)
+	} else if sp := app.Spec.SyncPolicy; sp == nil || sp.Retry == nil || sp.Retry.Limit < 1 {
+		t.Errorf("the Application has no sync retries: %+v", sp)
+	} else if op.RetryCount != sp.Retry.Limit {
+		t.Errorf("the error was sent after %d retries of the sync, want all %d", op.RetryCount, sp.Retry.Limit)
 	}
 	n.checkViolations(t)
 	n.wantStates(t, sha3, "in_progress", "error")

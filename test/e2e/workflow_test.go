@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -442,14 +443,20 @@ func (sc *scenario) unlabelTTLRelabel(t *testing.T) {
 	eventually(t, 3*time.Minute, "namespace "+backendPR1+" pruned", st.gone("namespace", backendPR1))
 	sc.record(t, "unlabel → Application deleted: %s", took.Round(100*time.Millisecond))
 
-	// PR #2: labelled long enough ago that it expires margin from now.
-	const margin = 45 * time.Second
+	// PR #2: labelled long enough ago that it expires margin from now. The margin covers one
+	// poll of the ApplicationSet controller and one refresh of the generator (label →
+	// Application created takes 2-7 s here) several times over.
+	const margin = 25 * time.Second
 	activity := time.Now().Add(-ttl + margin)
+	expiry := activity.Truncate(time.Second).Add(ttl) // GitHub's times have whole seconds
 	sc.gh.OpenPR(githubtest.PullRequest{
 		Repo: backendRepo, Number: 2, HeadSHA: sha3, CreatedAt: activity, CommittedAt: activity, Labels: []string{previewLabel},
 	})
 	eventually(t, margin, "Application "+backendPR2+" created before its TTL ends", st.exists("-n", "argocd", "application", backendPR2))
 	expired := eventually(t, 3*time.Minute, "Application "+backendPR2+" deleted after its TTL", st.gone("-n", "argocd", "application", backendPR2))
+	if now := time.Now(); now.Before(expiry) {
+		t.Errorf("Application %s deleted by %s, before its expiry at %s", backendPR2, now.Format(time.TimeOnly), expiry.Format(time.TimeOnly))
+	}
 	eventually(t, 3*time.Minute, "namespace "+backendPR2+" pruned", st.gone("namespace", backendPR2))
 	sc.record(t, "TTL end → Application deleted: within %s of creation check", expired.Round(100*time.Millisecond))
 
@@ -517,27 +524,52 @@ func (sc *scenario) outageDeletesNothing(t *testing.T) {
 		return nil
 	}
 	period := max(resync, requeueSeconds*time.Second)
-	phase := 40 * time.Second
-	consistently(t, phase, "previews kept while pull requests close during listings", unchanged)
+	// Each phase must span several polls of the ApplicationSet controller and several refreshes
+	// of the generator; holdPhase counts them (what matters is how often the controller acted
+	// on the generator's answers during the phase, not the clock). The first three phases last
+	// until they have (and the churn phase until pull requests closed during its listings); the
+	// rate-limit phase and the restart after it last four polls each, the rate-limit window
+	// being timed on them. Each phase's counts are in the timings.
+	var (
+		phases []string
+		outage time.Duration
+	)
+	hold := func(p outagePhase) {
+		t.Helper()
+		summary, took := sc.holdPhase(t, p, unchanged)
+		phases = append(phases, summary)
+		outage += took
+	}
+	closedBefore := closed.Load()
+	hold(outagePhase{what: "previews kept while pull requests close during listings", enough: func() error {
+		if n := closed.Load() - closedBefore; n < 10 {
+			return fmt.Errorf("%d pull requests closed during listings so far", n)
+		}
+		return nil
+	}})
 
 	sc.gh.Fail(githubtest.Failure{Kind: githubtest.ServerError, Status: 502})
 	// Changes made during the outage, to see them converge afterwards: a push, and a preview's
 	// pull request closing for real.
 	sc.gh.PushHead(backendRepo, 1, sha4, time.Now())
 	sc.gh.ClosePR(backendRepo, 2, time.Now())
-	consistently(t, phase, "previews kept while GitHub answers 502", unchanged)
+	hold(outagePhase{what: "previews kept while GitHub answers 502", failing: 502})
 	sc.gh.Heal()
 	sc.gh.Fail(githubtest.Failure{Kind: githubtest.Hang, Delay: githubtest.MaxHang})
-	consistently(t, phase, "previews kept while GitHub hangs", unchanged)
+	// 499: the fake's record of a request whose client gave up during the hang.
+	hold(outagePhase{what: "previews kept while GitHub hangs", failing: 499})
 	sc.gh.Heal()
 	// The rate-limit window ends shortly after the restart below: a generator that honours
 	// X-RateLimit-Reset may wait for it, as it would against GitHub.
+	phase := 4 * period
 	sc.gh.PrimaryRateLimit(403, time.Now().Add(phase+4*period+10*time.Second))
-	consistently(t, phase, "previews kept while GitHub rate-limits (403)", unchanged)
+	hold(outagePhase{what: "previews kept while GitHub rate-limits (403)", failing: 403, fixed: phase})
 
 	sc.gen.restart(t)
-	consistently(t, 4*period, "previews kept after a generator restart during the outage", unchanged)
-
+	// The restarted generator has no list yet and GitHub still rate-limits it: it answers 503
+	// (it refuses to answer an empty list), and after an error the ApplicationSet controller asks
+	// again only minutes later, so each ApplicationSet reconciles about once in this phase.
+	hold(outagePhase{what: "previews kept after a generator restart during the outage", fixed: 4 * period, polls: 1, answered: 503})
 	sc.gh.Heal()
 	// The generator serves fresh data once its own rate-limit gate reopens; ask it the way the
 	// ApplicationSet controller does.
@@ -589,8 +621,144 @@ func (sc *scenario) outageDeletesNothing(t *testing.T) {
 	if n := closed.Load(); n < 20 {
 		t.Errorf("only %d pull requests closed during listings; the step wants listings under churn", n)
 	}
-	sc.record(t, "outage: %s of churn, 502s, hangs and a rate limit; %d pull requests closed during listings; Application UIDs unchanged but the closed PR's", 4*phase, closed.Load())
+	sc.record(t, "outage: %s of churn, 502s, hangs, a rate limit and a restart; %d pull requests closed during listings; Application UIDs unchanged but the closed PR's", outage.Round(time.Second), closed.Load())
+	sc.record(t, "outage phases (ApplicationSet reconciliations; generator refreshes of %s): %s", backendRepo, strings.Join(phases, "; "))
 	sc.record(t, "GitHub healed → change made during the outage applied (ApplicationSets refreshed): %s", (fresh + took).Round(100*time.Millisecond))
+}
+
+// outagePolls is the least number of reconciliations of each ApplicationSet (each one asks the
+// generator for its parameters), and of refresh attempts of the backend repository by the
+// generator, that one phase of the outage step must span.
+const outagePolls = 3
+
+// outagePhase is one phase of the outage step.
+type outagePhase struct {
+	what string
+	// failing, when not 0, is a status GitHub must answer at least once during the phase.
+	failing int
+	// fixed, when not 0, is how long the phase lasts; else it lasts until it has spanned
+	// enough reconciliations and refreshes, and enough returns nil (at most 3 minutes).
+	fixed  time.Duration
+	enough func() error
+	// polls, when not 0, replaces outagePolls as the least number of reconciliations of each
+	// ApplicationSet: for a phase in which the generator answers an error, after which the
+	// controller waits minutes before it asks again.
+	polls int
+	// answered, when not 0, is a getparams status the generator must answer during the phase,
+	// at least once per ApplicationSet.
+	answered int
+}
+
+// holdPhase checks cond every second for the whole phase p and fails at its first error, or
+// unless p spanned outagePolls (or p.polls) reconciliations of each ApplicationSet and
+// outagePolls refresh attempts of the backend repository by the generator (and GitHub answered
+// p.failing, the generator p.answered). It returns a summary of those counts and how long the
+// phase lasted.
+func (sc *scenario) holdPhase(t *testing.T, p outagePhase, cond func(context.Context) error) (string, time.Duration) {
+	t.Helper()
+	type counts struct {
+		reconciles                 map[string]int
+		refreshes, answers, served int
+	}
+	polls := outagePolls
+	if p.polls != 0 {
+		polls = p.polls
+	}
+	read := func(ctx context.Context) (counts, error) {
+		c := counts{reconciles: map[string]int{}}
+		for _, a := range sc.appsets {
+			n, err := appsetReconciles(ctx, a)
+			if err != nil {
+				return c, err
+			}
+			c.reconciles[a] = n
+		}
+		n, err := generatorRefreshes(ctx, generatorAddr, backendRepo)
+		if err != nil {
+			return c, err
+		}
+		c.refreshes = n
+		if p.answered != 0 {
+			v, err := metricSum(ctx, "http://"+generatorAddr+"/metrics", "preview_generator_http_requests_total",
+				map[string]string{"route": "/api/v1/getparams.execute", "code": strconv.Itoa(p.answered)})
+			if err != nil {
+				return c, err
+			}
+			c.served = int(v)
+		}
+		if p.failing != 0 {
+			c.answers = sc.gh.Count("", p.failing)
+		}
+		return c, nil
+	}
+	// short is nil once the phase since c0 spanned what it must.
+	short := func(c0, c1 counts) error {
+		for _, a := range sc.appsets {
+			if n := c1.reconciles[a] - c0.reconciles[a]; n < polls {
+				return fmt.Errorf("ApplicationSet %s reconciled %d times, want at least %d", a, n, polls)
+			}
+		}
+		if n := c1.served - c0.served; p.answered != 0 && n < len(sc.appsets) {
+			return fmt.Errorf("the generator answered getparams %d times with %d, want at least %d", n, p.answered, len(sc.appsets))
+		}
+		if n := c1.refreshes - c0.refreshes; n < outagePolls {
+			return fmt.Errorf("the generator refreshed %s %d times, want at least %d", backendRepo, n, outagePolls)
+		}
+		if p.failing != 0 && c1.answers == c0.answers {
+			return fmt.Errorf("GitHub answered no request with %d", p.failing)
+		}
+		if p.enough != nil {
+			return p.enough()
+		}
+		return nil
+	}
+	ctx := context.Background()
+	c0, err := read(ctx)
+	if err != nil {
+		t.Fatalf("%s: %v", p.what, err)
+	}
+	start := time.Now()
+	limit := p.fixed
+	if limit == 0 {
+		limit = 3 * time.Minute
+	}
+	var c1 counts
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := cond(cctx)
+		if err == nil {
+			c1, err = read(cctx)
+		}
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: broken after %s: %v", p.what, time.Since(start).Round(time.Second), err)
+		}
+		took := time.Since(start)
+		if p.fixed == 0 && short(c0, c1) == nil {
+			break
+		}
+		if took >= limit {
+			if err := short(c0, c1); err != nil {
+				t.Fatalf("%s: after %s: %v", p.what, took.Round(time.Second), err)
+			}
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	took := time.Since(start)
+	var reconciled []string
+	for _, a := range sc.appsets {
+		reconciled = append(reconciled, fmt.Sprintf("%s %d", a, c1.reconciles[a]-c0.reconciles[a]))
+	}
+	summary := fmt.Sprintf("%s for %s: %s; %d refreshes", p.what, took.Round(time.Second), strings.Join(reconciled, ", "), c1.refreshes-c0.refreshes)
+	if p.failing != 0 {
+		summary += fmt.Sprintf("; GitHub answered %d %d times", p.failing, c1.answers-c0.answers)
+	}
+	if p.answered != 0 {
+		summary += fmt.Sprintf("; the generator answered getparams %d %d times", p.answered, c1.served-c0.served)
+	}
+	t.Log(summary)
+	return summary, took
 }
 
 // getParams calls the generator as the ApplicationSet controller does and returns its parameter
