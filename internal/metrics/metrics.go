@@ -41,6 +41,7 @@ type Metrics struct {
 	credMissing    *prometheus.GaugeVec
 	credNamespaces prometheus.Gauge
 	imageStatuses  *prometheus.CounterVec
+	queue          queueMetrics
 }
 
 // New creates and registers the collectors, plus the Go and process ones.
@@ -149,6 +150,7 @@ func New() *Metrics {
 		m.syncs, m.syncDuration, m.lastSync, m.stale, m.staleResponses, m.livePreviews, m.paramErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.queue.register(m.Registry)
 	return m
 }
 
