@@ -116,7 +116,7 @@ func (s *Server) queueFor(ctx context.Context, in Input, res *store.Result) (*qu
 	if q.Live == nil {
 		s.paramsError("unavailable")
 		return nil, echo.NewHTTPError(http.StatusServiceUnavailable,
-			"the fair queue (maxPreviews) needs the cluster's preview namespaces, and this server does not read them (--max-previews with Kubernetes access); refusing to answer a list that could leave out live previews")
+			"the fair queue (maxPreviews) needs the cluster's preview namespaces, and this server does not read them (run it with --fair-queue or --max-previews, with Kubernetes access); refusing to answer a list that could leave out live previews")
 	}
 	live, gen, err := q.Live.Live()
 	if err != nil {

@@ -226,7 +226,7 @@ func TestGetParamsQueueUnknownIsA503(t *testing.T) {
 	}
 	s := New(Config{Token: []byte(testToken), Defaults: testDefaults(), Source: q.src, Now: func() time.Time { return testNow }})
 	rec := do(t, s, http.MethodPost, RouteGetParams, "Bearer "+testToken, body(`{"repositories":["acme/backend"],"maxPreviews":1}`))
-	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "--max-previews with Kubernetes access") {
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "--fair-queue or --max-previews") {
 		t.Errorf("capped without a namespace reader: %d %s", rec.Code, rec.Body)
 	}
 }
