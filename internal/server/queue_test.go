@@ -376,3 +376,58 @@ func TestCatalogTargetsMaxPreviews(t *testing.T) {
 		t.Errorf("maxPreviews: two: %v", err)
 	}
 }
+
+// touch moves repo#n's activity to at (a push or a comment).
+func (s *prSource) touch(repo pr.Repo, n int, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, p := range s.prs[repo.Key()] {
+		if p.Number == n {
+			s.prs[repo.Key()][i].UpdatedAt = at
+		}
+	}
+	s.gen++
+}
+
+// TestQueueWindowBeforeTheNamespace walks the window between a PR's
+// admission and its namespace's creation by Argo CD, under a global cap of
+// 1 served to two ApplicationSets: they agree on the one admitted PR, a
+// restart in the window changes nothing, and the only way past the cap is
+// activity on the admitted PR inside the window, which exceeds it by one
+// and then admits nothing more.
+func TestQueueWindowBeforeTheNamespace(t *testing.T) {
+	t.Parallel()
+	prs := []pr.PullRequest{qpr(qBackend, 1, 3*time.Hour), qpr(qFrontend, 7, 2*time.Hour), qpr(qFrontend, 8, time.Hour)}
+	q := newQueueServer(t, 1, prs...)
+	be, fe := `{"repositories":["acme/backend"]}`, `{"repositories":["acme/frontend"]}`
+	both := func(s queueServer) string { return s.numbers(t, be) + " | " + s.numbers(t, fe) }
+	if got := both(q); got != "backend#1 | " {
+		t.Fatalf("admission: %s", got)
+	}
+	// A restart (a new server on the same GitHub state and cluster) in the
+	// window, before backend#1's namespace exists: the same answers.
+	restarted := newQueueServer(t, 1, prs...)
+	if got := both(restarted); got != "backend#1 | " {
+		t.Fatalf("after a restart in the window: %s", got)
+	}
+	// A push to backend#1 inside the window: frontend#7 now has the oldest
+	// activity and takes the slot; backend#1, holding no namespace, has no
+	// data to lose.
+	q.src.touch(qBackend, 1, testNow)
+	if got := both(q); got != " | frontend#7" {
+		t.Fatalf("after activity on the admitted PR: %s", got)
+	}
+	// Had Argo CD created backend#1's namespace meanwhile, it is live and
+	// kept, and frontend#7, whose namespace does not exist yet, is dropped
+	// again (no data).
+	q.live.add(params.PreviewName("acme", "backend", 1))
+	if got := both(q); got != "backend#1 | " {
+		t.Fatalf("backend#1 live in the window: %s", got)
+	}
+	// Had both namespaces been created, both are live and kept: the cap
+	// is exceeded by one, and nothing more is admitted.
+	q.live.add(params.PreviewName("acme", "frontend", 7))
+	if got := both(q); got != "backend#1 | frontend#7" {
+		t.Fatalf("both live: %s, want frontend#8 still waiting", got)
+	}
+}
