@@ -43,10 +43,6 @@ var wantRoles = map[string][]rbacRule{
 		ResourceNames: []string{credentials.AuthSecret, credentials.PullSecret},
 		Verbs:         []string{"list", "update", "watch"},
 	}},
-	// The fair queue reads the preview namespaces (internal/previewns).
-	"/preview-generator-queue": {{
-		APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list", "watch"},
-	}},
 	"argocd/preview-generator-applicationsets": {{
 		APIGroups: []string{"argoproj.io"}, Resources: []string{"applicationsets"},
 		Verbs: []string{"get", "list", "patch", "watch"},
