@@ -127,18 +127,16 @@ func (a admission) queued() []Queued {
 	return out
 }
 
-// targets leaves out of cands the dependency targets that wait in the
-// queue: Argo CD does not list them.
+// targets marks the dependency targets of cands that wait in the queue:
+// Argo CD does not list them.
 func (a admission) targets(cands []params.Candidate) []params.Candidate {
 	if a.res == nil {
 		return cands
 	}
-	out := cands[:0:0]
-	for _, c := range cands {
+	for i, c := range cands {
 		if _, eligible := a.byKey[queue.Key(c.PR.Repo, c.PR.Number)]; eligible && !a.admits(c.PR) {
-			continue
+			cands[i].Queued = true
 		}
-		out = append(out, c)
 	}
-	return out
+	return cands
 }

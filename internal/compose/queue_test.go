@@ -122,7 +122,7 @@ func TestComposeQueuedTargetIsNoTarget(t *testing.T) {
 	cfg.Queue = &Queue{Live: queue.NewSet(ns(backend, 2))}
 	fe := mkPR(frontend, 7, "fffffff7", "dependencies:\n  backend: pr-1\n")
 	m := only(t)(Compose([]pr.PullRequest{fe}, []pr.PullRequest{aged(backend, 1, 3*time.Hour), aged(backend, 2, time.Hour)}, o, cfg, NewCache(), now))
-	if m["dep_backend_target"] != "staging" {
+	if m["dep_backend_target"] != "staging" || m["dep_backend_reason"] != params.ReasonQueued {
 		t.Errorf("queued target: %v", depKeys(m))
 	}
 	cfg.Queue = &Queue{Live: queue.NewSet(ns(backend, 1))}
