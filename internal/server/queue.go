@@ -93,14 +93,24 @@ func targetsCapped(targets map[string]params.Options) bool {
 	return false
 }
 
+// QueueInputError is an input the fair queue refuses (a 400); any other
+// error of queueFor means the queue is not known (a 503).
+type QueueInputError struct{ Err error }
+
+func (e *QueueInputError) Error() string { return e.Err.Error() }
+
+func (e *QueueInputError) Unwrap() error { return e.Err }
+
 // queueFor returns the queue of a request for in, or nil when no cap
 // concerns it. A cap whose inputs are unknown (the preview namespaces not
-// listed yet, another served repository never listed) is a 503: a short
-// list would make Argo CD delete previews. Under --max-previews, a
+// listed yet, another served repository never listed) is an error: a
+// short list would make Argo CD delete previews. Under --max-previews, a
 // repository outside the service catalog must ask for the server's
-// defaults (400 otherwise), since its PRs compete with every other
-// repository's under options the server must know. res's Generation
-// becomes the oldest of the reads.
+// defaults (a *QueueInputError otherwise), since its PRs compete with
+// every other repository's under options the server must know. res's
+// Generation becomes the oldest of the reads. Any caller that builds an
+// answer (getparams, a view of it) calls it and passes the result to
+// answer.
 func (s *Server) queueFor(ctx context.Context, in Input, res *store.Result) (*queueState, error) {
 	q := s.cfg.Queue
 	capped := q.Max > 0 || in.Options.MaxPreviews > 0
@@ -109,20 +119,16 @@ func (s *Server) queueFor(ctx context.Context, in Input, res *store.Result) (*qu
 	}
 	if q.Max > 0 {
 		if err := s.checkQueueInput(in); err != nil {
-			s.paramsError("bad_input")
-			return nil, echo.NewHTTPError(http.StatusBadRequest, err.Error())
+			return nil, &QueueInputError{err}
 		}
 	}
 	if q.Live == nil {
-		s.paramsError("unavailable")
-		return nil, echo.NewHTTPError(http.StatusServiceUnavailable,
-			"the fair queue (maxPreviews) needs the cluster's preview namespaces, and this server does not read them (run it with --fair-queue or --max-previews, with Kubernetes access); refusing to answer a list that could leave out live previews")
+		return nil, errors.New("the fair queue (maxPreviews) needs the cluster's preview namespaces, and this server does not read them " +
+			"(run it with --fair-queue or --max-previews, with Kubernetes access); refusing to answer a list that could leave out live previews")
 	}
 	live, gen, err := q.Live.Live()
 	if err != nil {
-		s.paramsError("unavailable")
-		return nil, echo.NewHTTPError(http.StatusServiceUnavailable,
-			"the live preview namespaces are not known yet, so the preview queue is not (Argo CD keeps the existing previews): "+err.Error())
+		return nil, fmt.Errorf("the live preview namespaces are not known yet, so the preview queue is not (Argo CD keeps the existing previews): %w", err)
 	}
 	st := &queueState{compose: &compose.Queue{Max: q.Max, Live: live}, gen: gen, capped: capped}
 	if q.Max > 0 {
@@ -130,9 +136,7 @@ func (s *Server) queueFor(ctx context.Context, in Input, res *store.Result) (*qu
 		if len(others) > 0 {
 			o, err := TargetPRs(ctx, s.cfg.Source, others, opts)
 			if err != nil {
-				s.paramsError("unavailable")
-				return nil, echo.NewHTTPError(http.StatusServiceUnavailable,
-					"the open pull requests of the other repositories under --max-previews are not known yet; refusing to guess the preview queue: "+err.Error())
+				return nil, fmt.Errorf("the open pull requests of the other repositories under --max-previews are not known yet; refusing to guess the preview queue: %w", err)
 			}
 			st.compose.Others, st.compose.OtherOptions = o.All(), opts
 			if o.Generation < res.Generation {
@@ -141,6 +145,23 @@ func (s *Server) queueFor(ctx context.Context, in Input, res *store.Result) (*qu
 		}
 	}
 	return st, nil
+}
+
+// queueForRequest is queueFor for getparams: a refused input is a 400,
+// an unknown queue a 503, each counted.
+func (s *Server) queueForRequest(ctx context.Context, in Input, res *store.Result) (*queueState, error) {
+	qs, err := s.queueFor(ctx, in, res)
+	var bad *QueueInputError
+	switch {
+	case err == nil:
+		return qs, nil
+	case errors.As(err, &bad):
+		s.paramsError("bad_input")
+		return nil, echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	default:
+		s.paramsError("unavailable")
+		return nil, echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
+	}
 }
 
 // otherRepos are the served repositories (--repos and the service

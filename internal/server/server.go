@@ -382,7 +382,7 @@ func (s *Server) getParams(c echo.Context) error {
 		}
 		s.cfg.Logger.Warn("serving last good answer: GitHub refresh failing", "applicationSet", req.ApplicationSetName, "stale", res.Stale, "oldest_sync", res.OldestSync)
 	}
-	qs, err := s.queueFor(ctx, in, &res)
+	qs, err := s.queueForRequest(ctx, in, &res)
 	if err != nil {
 		return err
 	}
