@@ -107,6 +107,10 @@ func TestPreviewQueue(t *testing.T) {
 
 	// The generator restarts: the live set comes from the cluster, so #1 stays and #2 waits.
 	gen.restart(t)
+	// A reconcile that found the generator down retries only after about 3 minutes, whatever
+	// requeueAfterSeconds says: ask for one now, as Argo CD's webhook handler (or
+	// --refresh-appsets) does, and wait until the controller took it.
+	refreshAppSets(t, appsets)
 	consistently(t, 2*requeueSeconds*time.Second, "after a restart, #1 kept and #2 still waiting", func(ctx context.Context) error {
 		if err := st.gone("-n", "argocd", "application", backendPR2)(ctx); err != nil {
 			return err
@@ -142,5 +146,31 @@ func queueStatus(gh *githubtest.Server, sha, state, desc string) func(context.Co
 			return fmt.Errorf("preview/queue on %s is %s %q, want %s %q", sha[:7], last.State, last.Description, state, desc)
 		}
 		return nil
+	}
+}
+
+// refreshAppSets sets Argo CD's refresh annotation on each ApplicationSet and waits until the
+// controller has reconciled it (it removes the annotation then).
+func refreshAppSets(t *testing.T, appsets []string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, n := range appsets {
+		if _, err := st.kubectl(ctx, nil, "-n", "argocd", "annotate", "--overwrite", "applicationset", n,
+			"argocd.argoproj.io/application-set-refresh=true"); err != nil {
+			t.Fatalf("refreshing ApplicationSet %s: %v", n, err)
+		}
+	}
+	for _, n := range appsets {
+		eventually(t, time.Minute, "ApplicationSet "+n+" reconciled after the refresh", func(ctx context.Context) error {
+			out, err := st.kubectl(ctx, nil, "-n", "argocd", "get", "applicationset", n,
+				"-o", `jsonpath={.metadata.annotations.argocd\.argoproj\.io/application-set-refresh}`)
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(string(out)) != "" {
+				return fmt.Errorf("refresh annotation still set")
+			}
+			return nil
+		})
 	}
 }
