@@ -23,6 +23,7 @@ import (
 	"github.com/preview-generator/preview-generator/internal/kubetest"
 	"github.com/preview-generator/preview-generator/internal/leader"
 	"github.com/preview-generator/preview-generator/internal/pr"
+	"github.com/preview-generator/preview-generator/internal/previewns"
 	"github.com/preview-generator/preview-generator/internal/refresh"
 )
 
@@ -99,6 +100,21 @@ func TestDeployRBACOnAPIServer(t *testing.T) {
 	}
 	sa := cp.AsServiceAccount("preview-system", "preview-generator")
 	ctx := context.Background()
+
+	// The fair queue's namespace watcher syncs with these rights.
+	nw, err := previewns.New(previewns.Config{REST: sa})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nwCtx, nwStop := context.WithTimeout(ctx, 30*time.Second)
+	go nw.Run(nwCtx)
+	for _, _, err := nw.Live(); err != nil; _, _, err = nw.Live() {
+		if nwCtx.Err() != nil {
+			t.Fatalf("the fair queue's namespace watcher did not sync with deploy/'s rights: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	nwStop()
 
 	// The Refresher works with exactly these rights.
 	r, err := refresh.New(refresh.Config{REST: sa})

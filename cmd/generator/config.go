@@ -78,6 +78,7 @@ type config struct {
 	kubeConfig
 	credsConfig
 	dashConfig
+	queueConfig
 
 	// render relaxes what serve needs (no plugin token).
 	render bool
@@ -142,6 +143,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 		c.kubeConfig.flags(fs)
 		c.credsConfig.flags(fs)
 		c.dashConfig.flags(fs)
+		c.queueConfig.flags(fs)
 	}
 }
 
@@ -360,6 +362,7 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 		c.kubeConfig.check(bad)
 		c.credsConfig.check(bad)
 		c.dashConfig.load(readFile, c.Demo, bad)
+		c.queueConfig.check(bad)
 	}
 	// Each catalog service's input, checked like a getparams request, over
 	// the defaults just settled.
@@ -381,10 +384,10 @@ func (c *config) String() string {
 	}
 	return fmt.Sprintf("listen=%s plugin-token=%s plugin-token-file=%s webhook-secret=%s webhook-secret-file=%s github-url=%s github-token=%s github-token-file=%s "+
 		"github-app-id=%d github-app-installation-id=%d github-app-key-file=%s repos=%s resync-interval=%s label=%s "+
-		"default-ttl=%s max-ttl=%s domain=%s registry=%s image-template=%s allow-forks=%t image-status-context=%s demo=%t prs-file=%s config=%s %s %s",
+		"default-ttl=%s max-ttl=%s domain=%s registry=%s image-template=%s allow-forks=%t image-status-context=%s demo=%t prs-file=%s config=%s %s %s %s",
 		c.Listen, mask(c.PluginToken), c.PluginTokenFile, mask(c.WebhookSecret), c.WebhookSecretFile, c.GitHubURL, mask(c.GitHubToken), c.GitHubTokenFile,
 		c.GitHubAppID, c.GitHubInstallationID, c.GitHubAppKeyFile, c.Repos, c.ResyncInterval, c.Label,
-		c.DefaultTTL, c.MaxTTL, c.Domain, c.Registry, c.ImageTemplate, c.AllowForks, c.ImageStatusContext, c.Demo, c.PRsFile, c.ConfigFile, &c.kubeConfig, &c.credsConfig)
+		c.DefaultTTL, c.MaxTTL, c.Domain, c.Registry, c.ImageTemplate, c.AllowForks, c.ImageStatusContext, c.Demo, c.PRsFile, c.ConfigFile, &c.kubeConfig, &c.credsConfig, &c.queueConfig)
 }
 
 func splitList(s string) []string {

@@ -129,6 +129,11 @@ func TestDeployArgs(t *testing.T) {
 	if wantCreds := (credsConfig{true, "preview-system", "preview-auth-source", "preview-pull-source", time.Minute}); c.credsConfig != wantCreds {
 		t.Errorf("deploy/ namespace credentials = %+v, want %+v", c.credsConfig, wantCreds)
 	}
+	// The fair queue reads the namespaces through the credentials'
+	// ClusterRole; no global cap unless the operator adds one.
+	if wantQueue := (queueConfig{0, true, true}); c.queueConfig != wantQueue || !c.fairQueue() {
+		t.Errorf("deploy/ fair queue = %+v, want %+v", c.queueConfig, wantQueue)
+	}
 }
 
 // replica is one `generator serve` running in-process.

@@ -26,6 +26,7 @@ import (
 	"github.com/preview-generator/preview-generator/internal/metrics"
 	"github.com/preview-generator/preview-generator/internal/overlay"
 	"github.com/preview-generator/preview-generator/internal/pr"
+	"github.com/preview-generator/preview-generator/internal/previewns"
 	"github.com/preview-generator/preview-generator/internal/prfile"
 	"github.com/preview-generator/preview-generator/internal/server"
 	"github.com/preview-generator/preview-generator/internal/status"
@@ -366,10 +367,18 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		}
 		scfg.Webhook = wh
 	}
-	var reporter *status.Reporter
+	var (
+		reporter      *status.Reporter
+		nsWatcher     *previewns.Watcher
+		queueStatuses *status.Queue
+	)
 	if cfg.ConfigStatus && src.gh != nil {
 		reporter = status.New(src.gh, log)
 		scfg.Statuses = reporter
+	}
+	scfg.Queue, nsWatcher, queueStatuses, err = newQueue(cfg, src, log, m)
+	if err != nil {
+		return err
 	}
 	srv := server.New(scfg)
 	dash, err := cfg.dashConfig.handler(srv, src.gh, cfg.ArgoCDNamespace, log, m)
@@ -404,6 +413,7 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	if reporter != nil {
 		go reporter.Run(runCtx)
 	}
+	runQueue(runCtx, nsWatcher, queueStatuses)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 

@@ -39,6 +39,9 @@ type Config struct {
 	// domain), with the target's own .preview.yaml applied over them. A PR
 	// of a repository without an entry is never a target.
 	Targets map[string]params.Options
+	// Queue, when set, caps the live previews (see Queue); nil lists every
+	// eligible PR.
+	Queue *Queue
 }
 
 // Answer is the result of one composition.
@@ -52,6 +55,9 @@ type Answer struct {
 	// ConfigErrors maps "owner/repo#n" to the config_error of each live
 	// preview that has one.
 	ConfigErrors map[string]string
+	// Queued are the eligible PRs of the requested repositories that wait
+	// for a slot (Config.Queue), in queue order; they are not in Params.
+	Queued []Queued
 }
 
 // Compose computes the answer at now for prs (the requested repositories'
@@ -70,7 +76,8 @@ func Compose(prs, catalogPRs []pr.PullRequest, o params.Options, cfg Config, cac
 		eff, _ := overlay.Apply(t, f, cfg.Limits)
 		cands = append(cands, params.Candidate{PR: p, Options: eff})
 	}
-	live := params.NewPreviews(cands)
+	adm := admit(prs, catalogPRs, o, cfg, cache, now)
+	live := params.NewPreviews(adm.targets(cands))
 
 	type row struct {
 		p pr.PullRequest
@@ -85,7 +92,7 @@ func Compose(prs, catalogPRs []pr.PullRequest, o params.Options, cfg Config, cac
 		f, ferr := cache.file(cfg, p)
 		eff, note := overlay.Apply(o, f, cfg.Limits)
 		eff.Now = now
-		if ok, _ := params.Decide(p, eff); !ok {
+		if ok, _ := params.Decide(p, eff); !ok || !adm.admits(p) {
 			continue
 		}
 		m, err := params.For(p, eff)
@@ -104,6 +111,8 @@ func Compose(prs, catalogPRs []pr.PullRequest, o params.Options, cfg Config, cac
 	slices.SortFunc(rows, func(a, b row) int {
 		return cmp.Or(cmp.Compare(a.p.Repo.Key(), b.p.Repo.Key()), cmp.Compare(a.p.Number, b.p.Number))
 	})
+	ans.Queued = adm.queued()
+	ans.ValidUntil = earliest(ans.ValidUntil, adm.validUntil)
 	ans.Params = make([]map[string]string, len(rows))
 	for i, r := range rows {
 		ans.Params[i] = r.m

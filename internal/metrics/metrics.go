@@ -42,6 +42,7 @@ type Metrics struct {
 	credNamespaces prometheus.Gauge
 	imageStatuses  *prometheus.CounterVec
 	dashboardWakes *prometheus.CounterVec
+	queue          queueMetrics
 }
 
 // New creates and registers the collectors, plus the Go and process ones.
@@ -151,6 +152,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	m.registerDashboard()
+	m.queue.register(m.Registry)
 	return m
 }
 

@@ -96,12 +96,14 @@ func (in ServiceInput) FieldError(key, msg string) *FieldError {
 var (
 	serviceInputStrings = []string{"label", "ttl", "domain", "image", "registry", "seedVersion", "migrateCommand", "sizeProfile"}
 	serviceInputBools   = []string{"includeDrafts", "includeForks", "excludeBots", "database", "persistentDatabase", "basicAuth", "redis", "mongodb"}
+	// serviceInputInts are whole numbers (the fair queue's maxPreviews).
+	serviceInputInts = []string{"maxPreviews"}
 )
 
 // ServiceInputKeys returns the parameter keys a catalog service's input
 // accepts, sorted.
 func ServiceInputKeys() []string {
-	out := slices.Concat(serviceInputStrings, serviceInputBools, []string{InputDependencies})
+	out := slices.Concat(serviceInputStrings, serviceInputBools, serviceInputInts, []string{InputDependencies})
 	slices.Sort(out)
 	return out
 }
@@ -513,6 +515,13 @@ func (d *decoder) serviceInput(p pair) ServiceInput {
 		known[k] = func(q pair) {
 			if v, ok := d.boolean(q.v, q.path); ok {
 				set(q, *v)
+			}
+		}
+	}
+	for _, k := range serviceInputInts {
+		known[k] = func(q pair) {
+			if v, ok := d.integer(q.v, q.path); ok {
+				set(q, v)
 			}
 		}
 	}

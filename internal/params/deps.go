@@ -38,6 +38,9 @@ const (
 	ReasonBot        = "target author is a bot"
 	ReasonExpired    = "target expired"
 	ReasonNotAllowed = "target not allowed"
+	// ReasonQueued: the target waits in the fair queue (internal/queue),
+	// so it has no Application.
+	ReasonQueued = "target waits in the preview queue"
 )
 
 // Fields of a dependency: the flat key dep_<key>_<field> and the member of
@@ -244,6 +247,9 @@ func ParseTarget(s string) (Target, error) {
 type Candidate struct {
 	PR      pr.PullRequest
 	Options Options
+	// Queued marks a PR the fair queue keeps waiting: eligible, but not
+	// listed, so never a live target.
+	Queued bool
 }
 
 // Candidates pairs every PR of prs with o.
@@ -288,8 +294,11 @@ func (p *Previews) lookup(repo pr.Repo, n int, now time.Time) (Candidate, string
 		o := c.Options
 		o.Now = now
 		ok, ex := Decide(c.PR, o)
-		if ok {
+		if ok && !c.Queued {
 			return c, ""
+		}
+		if ok {
+			ex = excludedQueued
 		}
 		if i == 0 {
 			why = ex
@@ -297,6 +306,10 @@ func (p *Previews) lookup(repo pr.Repo, n int, now time.Time) (Candidate, string
 	}
 	return Candidate{}, reason(why)
 }
+
+// excludedQueued is why a queued candidate is no target; Decide never
+// returns it.
+const excludedQueued Exclusion = "queued"
 
 func reason(e Exclusion) string {
 	switch e {
@@ -310,6 +323,8 @@ func reason(e Exclusion) string {
 		return ReasonBot
 	case ExcludedExpired:
 		return ReasonExpired
+	case excludedQueued:
+		return ReasonQueued
 	default:
 		return ReasonNotAllowed
 	}

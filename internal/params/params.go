@@ -96,6 +96,10 @@ type Options struct {
 	// Env holds extra, non-secret environment variables for the app (from
 	// .preview.yaml). For does not use them; Extend does.
 	Env map[string]string
+	// MaxPreviews caps the live previews of each repository (input
+	// maxPreviews; 0: no cap). The fair queue (internal/queue) applies
+	// it; For and Extend do not use it.
+	MaxPreviews int
 	// Now is the instant the answer is computed for.
 	Now time.Time
 }

@@ -157,7 +157,11 @@ func (s *Server) previewsOf(ctx context.Context, applicationSet string, raw v1al
 			res.Generation = targets.Generation
 		}
 	}
-	a, err := s.answer(raw, in, res, targets)
+	qs, err := s.queueFor(ctx, in, &res)
+	if err != nil {
+		return nil, store.Result{}, fmt.Errorf("the preview queue is not known: %w", err)
+	}
+	a, err := s.answer(raw, in, res, targets, qs)
 	if err != nil {
 		return nil, store.Result{}, err
 	}
@@ -198,7 +202,17 @@ func (a *answer) params() ([]map[string]string, error) {
 	return r.Output.Parameters, nil
 }
 
-// queuedOf returns the pull requests ans leaves waiting for a slot, as
-// dashboard rows (State dashboard.StateQueued, Queue set). The fair queue
-// puts them in the answer; until it does, none wait.
-func queuedOf(compose.Answer) []dashboard.Preview { return nil }
+// queuedOf returns the pull requests ans leaves waiting for a slot in the
+// fair queue, as dashboard rows (State dashboard.StateQueued, Queue set).
+func queuedOf(ans compose.Answer) []dashboard.Preview {
+	out := make([]dashboard.Preview, 0, len(ans.Queued))
+	for _, q := range ans.Queued {
+		p := q.PR
+		name := params.PreviewName(p.Repo.Owner, p.Repo.Name, p.Number)
+		out = append(out, dashboard.Preview{Name: name, Namespace: name, Repository: p.Repo.String(), Number: p.Number,
+			Title: p.Title, Author: p.Author, PRURL: p.HTMLURL, HeadShortSHA: p.HeadSHA[:min(params.ShortSHALen, len(p.HeadSHA))],
+			State: dashboard.StateQueued, CreatedAt: p.CreatedAt, LastActivityAt: p.UpdatedAt.UTC(),
+			Queue: &dashboard.Queue{Position: q.Position, Of: q.Of, Reason: q.Reason}})
+	}
+	return out
+}

@@ -78,6 +78,7 @@ const (
 var inputKeys = []string{
 	InRepositories, InLabel, InTTL, InDomain, InImage, InRegistry, InIncludeDrafts, InIncludeForks,
 	InExcludeBots, InDatabase, InBasicAuth, InRedis, InMongoDB, InPersistentDatabase, InSeedVersion, InMigrateCommand, InSizeProfile, InDependencies,
+	InMaxPreviews,
 }
 
 // InputError names the input parameter that was wrong.
@@ -175,6 +176,8 @@ func ParseInput(in v1alpha1.PluginParameters, d Defaults) (Input, error) {
 			if o.Dependencies, err = overlay.ParseDependenciesInput(raw); err == nil {
 				err = overlay.CheckDependencies(o.Dependencies, d.Catalog)
 			}
+		case InMaxPreviews:
+			o.MaxPreviews, err = parseMaxPreviews(raw)
 		case InSizeProfile:
 			err = str(raw, &o.SizeProfile, func(s string) error {
 				if !slices.Contains(d.SizeProfiles, s) {

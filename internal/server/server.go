@@ -100,6 +100,8 @@ type Config struct {
 	// Answers, when set, is told the preview namespaces of every
 	// getparams answer served (cached or new), by ApplicationSet.
 	Answers AnswerObserver
+	// Queue is the fair queue (--max-previews, maxPreviews).
+	Queue Queue
 }
 
 // AnswerObserver receives the namespaces of each answer served.
@@ -121,6 +123,8 @@ type Server struct {
 	cfg     Config
 	echo    *echo.Echo
 	catalog []pr.Repo // the service catalog's repositories, sorted
+	// targetsCapped: a catalog repository has a maxPreviews.
+	targetsCapped bool
 
 	mu         sync.Mutex
 	cache      map[string]*answer
@@ -138,6 +142,7 @@ type Server struct {
 // fly.
 type answer struct {
 	gen        uint64
+	queueGen   uint64    // the live preview namespaces' generation (fair queue)
 	validUntil time.Time // zero: no preview can expire
 	// frozen answers were built while a repository was stale, as of at
 	// (StaleAsOf): they hold until the data or the staleness changes.
@@ -215,7 +220,7 @@ func New(cfg Config) *Server {
 	if cfg.Cache == nil {
 		cfg.Cache = compose.NewCache()
 	}
-	s := &Server{cfg: cfg, cache: map[string]*answer{}, catalog: catalog}
+	s := &Server{cfg: cfg, cache: map[string]*answer{}, catalog: catalog, targetsCapped: targetsCapped(targets)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -382,7 +387,11 @@ func (s *Server) getParams(c echo.Context) error {
 		}
 		s.cfg.Logger.Warn("serving last good answer: GitHub refresh failing", "applicationSet", req.ApplicationSetName, "stale", res.Stale, "oldest_sync", res.OldestSync)
 	}
-	a, err := s.answer(req.Input.Parameters, in, res, targets)
+	qs, err := s.queueForRequest(ctx, in, &res)
+	if err != nil {
+		return err
+	}
+	a, err := s.answer(req.Input.Parameters, in, res, targets, qs)
 	if err != nil {
 		s.paramsError("internal")
 		return err
@@ -441,7 +450,7 @@ func (s *Server) decode(r *http.Request) (request, error) {
 
 // answer returns the encoded reply for in, from the cache when the data and
 // the clock still give the same answer.
-func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res, targets store.Result) (*answer, error) {
+func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res, targets store.Result, qs *queueState) (*answer, error) {
 	keyBytes, err := json.Marshal(raw) // map keys sorted: a canonical key
 	if err != nil {
 		return nil, fmt.Errorf("encoding cache key: %w", err)
@@ -460,23 +469,26 @@ func (s *Server) answer(raw v1alpha1.PluginParameters, in Input, res, targets st
 	s.mu.Lock()
 	a, ok := s.cache[key]
 	s.mu.Unlock()
-	if ok && a.gen == res.Generation && a.frozen == frozen && (!frozen || a.at.Equal(at)) &&
+	if ok && a.gen == res.Generation && a.queueGen == qs.generation() && a.frozen == frozen && (!frozen || a.at.Equal(at)) &&
 		(frozen || a.validUntil.IsZero() || now.Before(a.validUntil)) {
 		return a, nil
 	}
 
-	ans, err := compose.Compose(res.All(), targets.All(), in.Options, s.cfg.Compose, s.cfg.Cache, at)
+	cc := s.cfg.Compose
+	cc.Queue = qs.composeQueue()
+	ans, err := compose.Compose(res.All(), targets.All(), in.Options, cc, s.cfg.Cache, at)
 	if err != nil {
 		return nil, fmt.Errorf("building parameters: %w", err)
 	}
 	a = newAnswer(res.Generation, ans.ValidUntil, encodeReply(ans.Params))
-	a.frozen, a.at = frozen, at
+	a.frozen, a.at, a.queueGen = frozen, at, qs.generation()
 	a.queued = queuedOf(ans)
 	for _, m := range ans.Params {
 		a.namespaces = append(a.namespaces, m[params.KeyNamespace])
 	}
 	slices.Sort(a.namespaces)
 	s.observeAnswer(in.Repos, ans)
+	s.observeQueue(in.Repos, ans, qs)
 	s.keep(key, a)
 	return a, nil
 }
