@@ -105,7 +105,7 @@ func TestParseConfigInvalid(t *testing.T) {
 		name, in, want string
 	}{
 		{"unknown top-level field", "servcies: {}",
-			`c.yaml: line 1: servcies: unknown field (known: defaults, imageReady, overlay, services, sizeProfiles, version)`},
+			`c.yaml: line 1: servcies: unknown field (known: defaults, imageReady, jira, overlay, services, sizeProfiles, version)`},
 		{"unknown overlay field", "overlay:\n  file: x.yaml",
 			`c.yaml: line 2: overlay.file: unknown field (known: allowDisablingBasicAuth, enabled, maxEnv, path)`},
 		{"absolute overlay path", "overlay:\n  path: /etc/passwd",
