@@ -192,8 +192,8 @@ func TestNotificationTriggers(t *testing.T) {
 			}
 		})
 	}
-	if n := len(triggers); n != 5 {
-		t.Errorf("%d triggers, want the 5 the cases cover", n)
+	if n := len(triggers); n != 7 {
+		t.Errorf("%d triggers, want the 5 the cases cover and the 2 Jira ones (TestJiraTriggers)", n)
 	}
 }
 
