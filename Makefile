@@ -20,9 +20,10 @@ build: ## Build bin/generator.
 	$(GO) build -trimpath -o $(BIN)/generator ./cmd/generator
 
 .PHONY: test
-test: ## Run every unit test with the race detector (the README's test command), hack/images' module too.
+test: ## Run every unit test with the race detector (the README's test command), hack/images' and test/argocd's modules too.
 	$(GO) test -race ./...
 	$(GO) -C hack/images test -race ./...
+	$(GO) -C test/argocd test -race ./...
 
 .PHONY: images
 images: ## Build the local images (pause, generator, sample app, edge, seed PostgreSQL) into IMAGES_DIR, no registry.
