@@ -51,6 +51,7 @@ func TestParseConfigDocumentedExample(t *testing.T) {
 	payments.Lines = map[string]int{"label": 38, "ttl": 39, "database": 40}
 	want.ServiceInputs = map[string]ServiceInput{"payments": payments, "search": at("search", 41), "accounts": at("accounts", 50)}
 	want.ImageReady = map[string]ImageReady{"acme/accounts": {CheckRun: "build-image"}, "acme/frontend": {Status: "ci/image"}}
+	want.Jira = params.Jira{BaseURL: "https://acme.atlassian.net", Projects: []string{"ABC", "OPS"}}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}
