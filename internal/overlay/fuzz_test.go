@@ -124,7 +124,7 @@ func FuzzParseConfig(f *testing.F) {
 				t.Fatalf("accepted Jira project key %q", k)
 			}
 		}
-		if b := c.Jira.BaseURL; b != "" && (strings.HasSuffix(b, "/") || !strings.HasPrefix(b, "http://") && !strings.HasPrefix(b, "https://")) {
+		if b := c.Jira.BaseURL; b != "" && (strings.HasSuffix(b, "/") || strings.ContainsAny(b, "| \n") || !strings.HasPrefix(strings.ToLower(b), "http://") && !strings.HasPrefix(strings.ToLower(b), "https://")) {
 			t.Fatalf("accepted Jira base URL %q", b)
 		}
 	})

@@ -35,8 +35,9 @@ func (d *decoder) jira(p pair) params.Jira {
 				d.fail(q.v, q.path, "%q carries credentials; this file is not secret", s)
 			case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#"):
 				d.fail(q.v, q.path, "%q has a query or fragment; give the site's base URL (https://<site>.atlassian.net)", s)
-			case strings.ContainsFunc(s, func(c rune) bool { return c <= ' ' || c == 0x7f }):
-				d.fail(q.v, q.path, "%q contains spaces or control characters", s)
+			case strings.ContainsFunc(s, func(c rune) bool { return c <= ' ' || c == 0x7f || c == '|' }):
+				// '|' separates title and URL in Argo CD's link annotations.
+				d.fail(q.v, q.path, "%q contains spaces, control characters or '|'", s)
 			default:
 				j.BaseURL = strings.TrimRight(s, "/")
 			}
