@@ -24,10 +24,13 @@ build: ## Build bin/generator.
 # and run under containerd) without: that package runs no concurrent code (only goroutines that
 # wait for child processes), and under -race its gzip, tar and digest work on the image tarballs
 # ran 5-7 times slower (docs/benchmarks.md).
-test: ## Run every unit test with the race detector (the README's test command), hack/images' module too.
+test: ## Run every unit test with the race detector (the README's test command), hack/images' and test/argocd's modules too.
 	$(GO) test -race ./...
 	$(GO) -C hack/images test -race ./imagebuild/... ./pause/...
 	$(GO) -C hack/images test .
+	@# test/argocd runs Argo CD's own code over our manifests, sequentially: -race would
+	@# compile its ~1,900 packages (Argo CD's dependencies) once more, instrumented.
+	$(GO) -C test/argocd test ./...
 
 .PHONY: images
 images: ## Build the local images (pause, generator, sample app, edge, seed PostgreSQL) into IMAGES_DIR, no registry.

@@ -299,6 +299,12 @@ type notificationTemplate struct {
 			CommentTag string `json:"commentTag"`
 		} `json:"pullRequestComment"`
 	} `json:"github"`
+	// Webhook is the Jira templates' part, by service name.
+	Webhook map[string]struct {
+		Method string `json:"method"`
+		Path   string `json:"path"`
+		Body   string `json:"body"`
+	} `json:"webhook"`
 }
 
 func TestNotifications(t *testing.T) {
@@ -361,7 +367,10 @@ func TestNotifications(t *testing.T) {
 			}
 		}
 		sort.Strings(subscribed)
-		if want := slices.Sorted(maps.Keys(triggers)); !slices.Equal(subscribed, want) {
+		// The Jira triggers are subscribed in templatePatch, with a key
+		// only (jira_gitops_test.go).
+		want := slices.DeleteFunc(slices.Sorted(maps.Keys(triggers)), func(n string) bool { return strings.HasPrefix(n, "on-preview-jira") })
+		if !slices.Equal(subscribed, want) {
 			t.Errorf("%s subscribes to %v, want %v", file, subscribed, want)
 		}
 	}
@@ -383,6 +392,9 @@ func TestNotifications(t *testing.T) {
 	vars := map[string]any{"app": toMap(t, app), "context": map[string]any{"argocdUrl": "https://argocd.example.com"}}
 	for name, tmpl := range templates {
 		gh := tmpl.GitHub
+		if gh == nil && strings.HasPrefix(name, "preview-jira-") {
+			continue // jira_gitops_test.go
+		}
 		if gh == nil {
 			t.Errorf("template %s has no github part", name)
 			continue

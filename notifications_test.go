@@ -91,9 +91,9 @@ func TestNotificationTriggers(t *testing.T) {
 		out := map[string]any{
 			"sync":   map[string]any{"status": s.sync, "comparedTo": map[string]any{"source": s.comparedTo}},
 			"health": map[string]any{"status": s.health},
-			// Pods and ReplicaSets are not in the previews project, so
-			// the tree and its image summary hold none.
-			"summary": map[string]any{"externalURLs": []any{headParams["url"]}},
+			// The image summary (the tree's Pods) may still list the
+			// previous commit's image; the triggers do not read it.
+			"summary": map[string]any{"externalURLs": []any{headParams["url"]}, "images": []any{oldParams["image"]}},
 		}
 		if s.phase != "" {
 			op := map[string]any{"phase": s.phase, "message": "m", "operation": map[string]any{"sync": map[string]any{}}}
@@ -192,8 +192,8 @@ func TestNotificationTriggers(t *testing.T) {
 			}
 		})
 	}
-	if n := len(triggers); n != 5 {
-		t.Errorf("%d triggers, want the 5 the cases cover", n)
+	if n := len(triggers); n != 7 {
+		t.Errorf("%d triggers, want the 5 the cases cover and the 2 Jira ones (TestJiraTriggers)", n)
 	}
 }
 

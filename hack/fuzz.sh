@@ -21,6 +21,7 @@ targets=(
   "FuzzParseOverlay ./internal/overlay"  # a PR's .preview.yaml
   "FuzzParseConfig ./internal/overlay"   # the server config file
   "FuzzNames ./internal/params"          # preview names and branch slugs
+  "FuzzJiraIssue ./internal/params"      # Jira issue keys in branch names and PR titles
 )
 
 T0=$SECONDS

@@ -101,6 +101,7 @@ func Compose(prs, catalogPRs []pr.PullRequest, o params.Options, cfg Config, cac
 		}
 		deps := params.ResolveDependencies(eff.Dependencies, cfg.Overlay.Services, live, now)
 		params.Extend(m, eff, deps, errors.Join(ferr, note))
+		params.AddJira(m, p, cfg.Overlay.Jira)
 		if e := m[params.KeyConfigError]; e != "" {
 			ans.ConfigErrors[p.Repo.String()+"#"+strconv.Itoa(p.Number)] = e
 		}

@@ -46,6 +46,9 @@ type Config struct {
 	// repository, imageReady.<owner/repo> for any other). A repository
 	// absent here is not gated.
 	ImageReady map[string]ImageReady
+	// Jira is the jira section: the site jira_url links to and the
+	// project keys jira_issue may name (see params.JiraIssue).
+	Jira params.Jira
 }
 
 // ImageReady says what tells that a commit's image is built: the check run
@@ -193,6 +196,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 			"sizeProfiles": func(p pair) { c.SizeProfiles = d.profiles(p) },
 			"services":     func(p pair) { c.Services, c.ServiceInputs = d.services(p, c.ImageReady) },
 			"imageReady":   func(p pair) { d.imageReadyRepos(p, c.ImageReady) },
+			"jira":         func(p pair) { c.Jira = d.jira(p) },
 		})
 		if c.Defaults.TTL > 0 && c.Defaults.MaxTTL > 0 && c.Defaults.TTL > c.Defaults.MaxTTL {
 			d.errs = append(d.errs, &FieldError{File: name, Line: lines["defaults.ttl"], Path: "defaults.ttl",

@@ -51,6 +51,7 @@ func TestParseConfigDocumentedExample(t *testing.T) {
 	payments.Lines = map[string]int{"label": 38, "ttl": 39, "database": 40}
 	want.ServiceInputs = map[string]ServiceInput{"payments": payments, "search": at("search", 41), "accounts": at("accounts", 50)}
 	want.ImageReady = map[string]ImageReady{"acme/accounts": {CheckRun: "build-image"}, "acme/frontend": {Status: "ci/image"}}
+	want.Jira = params.Jira{BaseURL: "https://acme.atlassian.net", Projects: []string{"ABC", "OPS"}}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}
@@ -105,7 +106,7 @@ func TestParseConfigInvalid(t *testing.T) {
 		name, in, want string
 	}{
 		{"unknown top-level field", "servcies: {}",
-			`c.yaml: line 1: servcies: unknown field (known: defaults, imageReady, overlay, services, sizeProfiles, version)`},
+			`c.yaml: line 1: servcies: unknown field (known: defaults, imageReady, jira, overlay, services, sizeProfiles, version)`},
 		{"unknown overlay field", "overlay:\n  file: x.yaml",
 			`c.yaml: line 2: overlay.file: unknown field (known: allowDisablingBasicAuth, enabled, maxEnv, path)`},
 		{"absolute overlay path", "overlay:\n  path: /etc/passwd",

@@ -96,7 +96,7 @@ func FuzzParseConfig(f *testing.F) {
 	if b, err := os.ReadFile("testdata/config.yaml"); err == nil {
 		f.Add(b)
 	}
-	for _, s := range []string{"", "{}", validService, "sizeProfiles: [a, a]", "overlay: {path: ../x}", "defaults: {ttl: 2h, maxTTL: 1h}"} {
+	for _, s := range []string{"", "{}", validService, "sizeProfiles: [a, a]", "overlay: {path: ../x}", "defaults: {ttl: 2h, maxTTL: 1h}", "jira: {baseURL: 'https://acme.atlassian.net/', projects: [ABC, OPS]}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -118,6 +118,14 @@ func FuzzParseConfig(f *testing.F) {
 		}
 		if c.Defaults.TTL > 0 && c.Defaults.MaxTTL > 0 && c.Defaults.TTL > c.Defaults.MaxTTL {
 			t.Fatalf("default ttl above max")
+		}
+		for _, k := range c.Jira.Projects {
+			if !params.ValidJiraProjectKey(k) {
+				t.Fatalf("accepted Jira project key %q", k)
+			}
+		}
+		if b := c.Jira.BaseURL; b != "" && (strings.HasSuffix(b, "/") || strings.ContainsAny(b, "| \n") || !strings.HasPrefix(strings.ToLower(b), "http://") && !strings.HasPrefix(strings.ToLower(b), "https://")) {
+			t.Fatalf("accepted Jira base URL %q", b)
 		}
 	})
 }

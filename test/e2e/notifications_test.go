@@ -68,6 +68,10 @@ func notifyImage(sha string) string {
 //
 // Every success is checked, when GitHub receives it, against the Application at that moment:
 // the sync of that commit finished and the app Deployment runs its image, rolled out.
+//
+// The PR's branch names Jira issue ABC-5 (jira_test.go): the same controller, through the jira
+// webhook service, comments on a fake Jira once per deployed commit (sha1, sha2, sha4; none for
+// sha3, nothing more after the restart) and runs the ApplicationSet's transition once.
 func TestPreviewNotifications(t *testing.T) {
 	gh := githubtest.New()
 	t.Cleanup(gh.Close)
@@ -79,12 +83,12 @@ func TestPreviewNotifications(t *testing.T) {
 	gh.EnableApp(notifyAppID, notifyInstallationID, &key.PublicKey)
 	gh.AddRepo(backendRepo)
 	gh.AddRepo(frontendRepo)
-	n := &notifyScenario{gh: gh}
+	n := &notifyScenario{gh: gh, jira: newFakeJira(t, notifyJiraIssue)}
 	gh.OnRequest(n.onRequest)
 	t.Cleanup(func() { gh.OnRequest(nil) })
 
 	// The notifications configuration first: the Application must meet it from its creation.
-	configureNotifications(t, gh, key)
+	configureNotifications(t, gh, key, n.jira)
 	t.Cleanup(func() { unconfigureNotifications(t) })
 
 	repoURL := st.pushGitOpsRepo(t, "gitops-notify", map[string]string{"kustomize": "kustomize", "appsets": "appsets"})
@@ -99,9 +103,11 @@ func TestPreviewNotifications(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte(pluginToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(configFile, []byte(serverConfig), 0o600); err != nil {
+	jiraConfig := "jira:\n  baseURL: " + n.jira.URL() + "\n  projects: [ABC]\n"
+	if err := os.WriteFile(configFile, []byte(serverConfig+jiraConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	appsetManifest = withJiraTransition(t, appsetManifest)
 	startGenerator(t, "serve", "--config", configFile, "--listen", generatorAddr, "--plugin-token-file", tokenFile,
 		"--github-url", gh.URL(), "--github-token", githubToken, "--repos", backendRepo+","+frontendRepo,
 		"--resync-interval", resync.String(), "--github-timeout", "3s", "--domain", domain, "--log-format", "text")
@@ -129,6 +135,7 @@ func TestPreviewNotifications(t *testing.T) {
 		}
 	}
 	n.checkAuth(t)
+	n.checkJiraRequests(t)
 	t.Logf("timings:\n%s", strings.Join(n.timings, "\n"))
 	appendTimings(t, "notifications", n.timings)
 }
@@ -136,6 +143,7 @@ func TestPreviewNotifications(t *testing.T) {
 // notifyScenario is the state of TestPreviewNotifications.
 type notifyScenario struct {
 	gh      *githubtest.Server
+	jira    *fakeJira
 	timings []string
 
 	mu         sync.Mutex
@@ -314,13 +322,15 @@ func (n *notifyScenario) wantComment(t *testing.T, sha string, edits int) {
 // 1. Labelling: the preview is progressing, then exactly one success and one comment.
 func (n *notifyScenario) label(t *testing.T) {
 	labelled := time.Now().UTC().Truncate(time.Second)
-	n.gh.OpenPR(githubtest.PullRequest{Repo: backendRepo, Number: notifyPR, Title: "Notify me", HeadSHA: sha1,
+	n.gh.OpenPR(githubtest.PullRequest{Repo: backendRepo, Number: notifyPR, Title: "Notify me", HeadBranch: notifyBranch, HeadSHA: sha1,
 		CreatedAt: labelled, CommittedAt: labelled.Add(-time.Minute), Labels: []string{previewLabel}})
 	progressing := eventually(t, 3*time.Minute, "in_progress for sha1", n.hasState(t, sha1, "in_progress"))
 	took := eventually(t, 5*time.Minute, "success and comment for sha1", n.deployed(t, sha1))
 	n.checkViolations(t)
 	n.wantStates(t, sha1, "in_progress", "success")
 	n.wantComment(t, sha1, 0)
+	eventually(t, time.Minute, "Jira comment and transition for sha1", n.jira.commented(notifyJiraIssue, 1))
+	n.wantJira(t, sha1)
 	if err := st.syncedHealthy(notifyPreview)(context.Background()); err != nil {
 		t.Errorf("after the success: %v", err)
 	}
@@ -350,6 +360,7 @@ func (n *notifyScenario) restartController(t *testing.T) {
 	n.checkViolations(t)
 	n.wantStates(t, sha1, "in_progress", "success")
 	n.wantComment(t, sha1, 0)
+	n.wantJira(t, sha1)
 	n.record(t, "notifications controller restart → re-evaluated twice, nothing sent: %s", took.Round(100*time.Millisecond))
 }
 
@@ -412,6 +423,7 @@ func (n *notifyScenario) pushBlocked(t *testing.T) {
 	n.wantStates(t, sha2, "in_progress")
 	n.wantStates(t, sha1, "in_progress", "success")
 	n.wantComment(t, sha1, 0)
+	n.wantJira(t, sha1)
 
 	unblock()
 	// The application controller notices a window's end at its next periodic reconciliation
@@ -422,6 +434,8 @@ func (n *notifyScenario) pushBlocked(t *testing.T) {
 	n.wantStates(t, sha2, "in_progress", "success")
 	n.wantStates(t, sha1, "in_progress", "success")
 	n.wantComment(t, sha2, 1)
+	eventually(t, time.Minute, "Jira comment for sha2", n.jira.commented(notifyJiraIssue, 2))
+	n.wantJira(t, sha1, sha2)
 	n.record(t, "push (syncs blocked) → in_progress: %s; window removed → success, comment edited: %s", progressing.Round(100*time.Millisecond), took.Round(100*time.Millisecond))
 }
 
@@ -485,6 +499,7 @@ spec:
 	n.wantStates(t, sha2, "in_progress", "success")
 	n.wantStates(t, sha1, "in_progress", "success")
 	n.wantComment(t, sha2, 1)
+	n.wantJira(t, sha1, sha2)
 	n.record(t, "push (objects refused) → in_progress: %s; → error after the sync's retries: %s", progressing.Round(100*time.Millisecond), took.Round(100*time.Millisecond))
 }
 
@@ -503,6 +518,8 @@ func (n *notifyScenario) pushAfterFailure(t *testing.T) {
 	n.wantStates(t, sha4, "in_progress", "success")
 	n.wantStates(t, sha3, "in_progress", "error")
 	n.wantComment(t, sha4, 2)
+	eventually(t, time.Minute, "Jira comment for sha4", n.jira.commented(notifyJiraIssue, 3))
+	n.wantJira(t, sha1, sha2, sha4)
 	n.record(t, "push after a failed one → in_progress: %s; → success, comment edited: %s", progressing.Round(100*time.Millisecond), took.Round(100*time.Millisecond))
 }
 
@@ -514,6 +531,7 @@ func (n *notifyScenario) closePR(t *testing.T) {
 	eventually(t, 3*time.Minute, "Application "+notifyPreview+" deleted", st.gone("-n", "argocd", "application", notifyPreview))
 	n.wantStates(t, sha4, "in_progress", "success", "inactive")
 	n.wantComment(t, sha4, 2)
+	n.wantJira(t, sha1, sha2, sha4)
 	n.record(t, "close → inactive: %s", took.Round(100*time.Millisecond))
 }
 
@@ -605,8 +623,8 @@ func (n *notifyScenario) checkAuth(t *testing.T) {
 
 // configureNotifications applies the project's argocd-notifications-cm with its GitHub service
 // pointed at the fake (as GitHub Enterprise: enterpriseBaseURL) and the App's key in
-// argocd-notifications-secret.
-func configureNotifications(t *testing.T, gh *githubtest.Server, key *rsa.PrivateKey) {
+// argocd-notifications-secret, beside the fake Jira's URL and credentials.
+func configureNotifications(t *testing.T, gh *githubtest.Server, key *rsa.PrivateKey, jira *fakeJira) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot(t), "appsets", "notifications", "argocd-notifications-cm.yaml"))
 	if err != nil {
@@ -635,6 +653,9 @@ func configureNotifications(t *testing.T, gh *githubtest.Server, key *rsa.Privat
 		t.Fatal(err)
 	}
 	data["service.github"] = string(sb)
+	if !strings.Contains(fmt.Sprint(data["service.webhook.jira"]), "url: $jira-url") {
+		t.Fatalf("argocd-notifications-cm.yaml has no service.webhook.jira whose url is $jira-url")
+	}
 	setPath(cm, "argocd", "metadata", "namespace")
 	cb, err := json.Marshal(cm)
 	if err != nil {
@@ -644,7 +665,7 @@ func configureNotifications(t *testing.T, gh *githubtest.Server, key *rsa.Privat
 	secret, err := json.Marshal(map[string]any{
 		"apiVersion": "v1", "kind": "Secret",
 		"metadata":   map[string]any{"name": "argocd-notifications-secret", "namespace": "argocd", "labels": map[string]any{"app.kubernetes.io/part-of": "argocd"}},
-		"stringData": map[string]any{"github-privateKey": string(pemKey)},
+		"stringData": map[string]any{"github-privateKey": string(pemKey), "jira-url": jira.URL(), "jira-username": notifyJiraUser, "jira-api-token": notifyJiraToken},
 	})
 	if err != nil {
 		t.Fatal(err)
