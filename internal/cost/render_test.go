@@ -64,7 +64,9 @@ func mi(n float64) float64 { return n / 1024 }
 // from kustomize/ (base, components and the size-* patches).
 type part struct{ cpuM, memMi, storageMi float64 }
 
-func (p part) usage() Usage { return Usage{CPU: p.cpuM / 1000, MemoryGiB: mi(p.memMi), StorageGiB: mi(p.storageMi)} }
+func (p part) usage() Usage {
+	return Usage{CPU: p.cpuM / 1000, MemoryGiB: mi(p.memMi), StorageGiB: mi(p.storageMi)}
+}
 
 // The parts per size profile:
 //   - base: app (+ its 256Mi /tmp emptyDir) and edge;
@@ -207,8 +209,8 @@ func TestRenderKeysDecideUsage(t *testing.T) {
 	for k, v := range map[string]string{
 		"name": "backend-pr-12-aaaaaa", "namespace": "backend-pr-12-aaaaaa", "number": "12", "host": "x.example.com",
 		"url": "https://x.example.com", "image": "ghcr.io/acme/backend:other", "seed_version": "v9",
-		"env":          `{"FEATURE":"on"}`,
-		"dependencies": `[{"name":"payments","env":"PAYMENTS","target":"pr-42","url":"http://app.payments-pr-42-0.svc.cluster.local:80","public_url":"https://p.example.com","namespace":"payments-pr-42-0","ports":[8080],"reason":""}]`,
+		"env":                `{"FEATURE":"on"}`,
+		"dependencies":       `[{"name":"payments","env":"PAYMENTS","target":"pr-42","url":"http://app.payments-pr-42-0.svc.cluster.local:80","public_url":"https://p.example.com","namespace":"payments-pr-42-0","ports":[8080],"reason":""}]`,
 		"scheduling_profile": "spot", "scheduling": `{"nodeSelector":{"pool":"spot"},"priorityClassName":"preview-low"}`,
 		"config_error": "something", "expires_at": "2030-01-01T00:00:00Z",
 	} {
