@@ -190,13 +190,14 @@ func (cfg *config) defaults(allowed []pr.Repo) server.Defaults {
 		Registry: cfg.Registry, ImageTemplate: cfg.ImageTemplate, SeedVersion: cfg.SeedVersion,
 		SizeProfile: cfg.SizeProfile, SizeProfiles: splitList(cfg.SizeProfiles),
 		AllowForks: cfg.AllowForks, AllowedRepos: allow, Catalog: cfg.server.Services,
+		SchedulingProfile: cfg.server.Defaults.SchedulingProfile, SchedulingProfiles: cfg.server.SchedulingProfileNames(),
 	}
 }
 
 // compose is the server side of the overlay configs and dependencies.
 func (src *source) compose(cfg *config) compose.Config {
 	d := src.defaults(cfg)
-	return compose.Config{Overlay: cfg.server, Limits: cfg.server.Limits(cfg.MaxTTL, d.SizeProfiles), Targets: cfg.targets}
+	return compose.Config{Overlay: cfg.server, Limits: cfg.server.Limits(cfg.MaxTTL, d.SizeProfiles), Targets: cfg.targets, Cost: cfg.cost}
 }
 
 // store returns the store over the source; cache checks config files.

@@ -39,6 +39,8 @@ type Config struct {
 	// domain), with the target's own .preview.yaml applied over them. A PR
 	// of a repository without an entry is never a target.
 	Targets map[string]params.Options
+	// Cost adds cost_per_hour and cost_currency (nil: both ""); see cost.go.
+	Cost Coster
 }
 
 // Answer is the result of one composition.
@@ -99,6 +101,8 @@ func Compose(prs, catalogPRs []pr.PullRequest, o params.Options, cfg Config, cac
 		}
 		ans.ValidUntil = earliest(ans.ValidUntil, params.ExpiresAt(p, eff))
 		ans.ValidUntil = earliest(ans.ValidUntil, params.NextDependencyExpiry(deps))
+		params.AddScheduling(m, eff.SchedulingProfile, cfg.Overlay.SchedulingProfiles)
+		addCost(cfg.Cost, m) // last: it reads the scheduling and lifecycle keys
 		rows = append(rows, row{p, m})
 	}
 	slices.SortFunc(rows, func(a, b row) int {
