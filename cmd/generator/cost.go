@@ -5,6 +5,7 @@ import (
 	"io/fs"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	previewgenerator "github.com/preview-generator/preview-generator"
 	"github.com/preview-generator/preview-generator/internal/compose"
@@ -40,5 +41,17 @@ func costFor(sc *overlay.Config, gitops fs.FS, appset *v1alpha1.ApplicationSet) 
 	if sc == nil || sc.Pricing == nil {
 		return nil
 	}
-	return cost.NewEstimator(cost.RenderPreview(gitops, appset), sc.Pricing, sc.SchedulingProfiles, nil)
+	return cost.NewEstimator(renderObjects(gitops, appset), sc.Pricing, sc.SchedulingProfiles, nil)
+}
+
+// renderObjects renders the manifests Argo CD deploys for a parameter map
+// of appset (render.Preview).
+func renderObjects(gitops fs.FS, appset *v1alpha1.ApplicationSet) cost.Renderer {
+	return func(m map[string]string) ([]*unstructured.Unstructured, error) {
+		_, res, err := render.Preview(gitops, appset, m)
+		if err != nil {
+			return nil, err
+		}
+		return res.Objects, nil
+	}
 }

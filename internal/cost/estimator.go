@@ -12,7 +12,8 @@ import (
 )
 
 // Renderer renders the manifests of the preview a parameter map describes
-// (what Argo CD would deploy for it); see internal/render.Preview.
+// (what Argo CD would deploy for it: internal/render.Preview, wired in
+// cmd/generator, so that this package stays free of kustomize and Argo CD).
 type Renderer func(m map[string]string) ([]*unstructured.Unstructured, error)
 
 // RenderKeys are the parameters a preview's rendered requests depend on:

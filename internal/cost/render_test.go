@@ -49,7 +49,13 @@ func backendRenderer(t testing.TB) Renderer {
 			rendererErr = err
 			return
 		}
-		renderer = RenderPreview(previewgenerator.GitOps(), as)
+		renderer = func(m map[string]string) ([]*unstructured.Unstructured, error) {
+			_, res, err := render.Preview(previewgenerator.GitOps(), as, m)
+			if err != nil {
+				return nil, err
+			}
+			return res.Objects, nil
+		}
 	})
 	if rendererErr != nil {
 		t.Fatal(rendererErr)
