@@ -3,6 +3,7 @@ package cost
 import (
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"sync"
 
@@ -37,9 +38,11 @@ const (
 
 // Estimator adds cost_per_hour and cost_currency to parameter maps. It
 // renders one preview per distinct RenderKeys combination, once, and keeps
-// its Usage: the price is then arithmetic. The cache cannot change an
-// answer: an entry is the measure of what every map with that key renders.
-// It is safe for concurrent use.
+// its Usage (or its error): the price is then arithmetic. What it renders
+// is the canonical map of the key (see Canonical), so the estimate of a
+// map is a function of its key alone, whichever map of that key came
+// first: the cache cannot change an answer. It is safe for concurrent use;
+// concurrent first calls of one key render once.
 type Estimator struct {
 	render   Renderer
 	pricing  *Pricing
@@ -80,8 +83,23 @@ func Key(m map[string]string) string {
 	return b.String()
 }
 
-// Usage returns what the preview of m requests, rendering it on the first
-// call for its Key.
+// Canonical returns the map rendered for m's key: m with what a pull
+// request writes itself (env, dependencies and the config_error they may
+// bring) emptied, and no cost parameters. Those vary from PR to PR and
+// never change a request, so a PR whose env would break the template does
+// not decide the estimate of the other PRs of its key. What remains is the
+// key and values every preview of an ApplicationSet shares in form (names,
+// host, image, seed version).
+func Canonical(m map[string]string) map[string]string {
+	c := maps.Clone(m)
+	c[params.KeyEnv], c[params.KeyDependencies], c[params.KeyDependencyNames], c[params.KeyConfigError] = "{}", "[]", "", ""
+	delete(c, params.KeyCostPerHour)
+	delete(c, params.KeyCostCurrency)
+	return c
+}
+
+// Usage returns what the preview of m's key requests, rendering the
+// canonical map on the first call for the key.
 func (e *Estimator) Usage(m map[string]string) (Usage, error) {
 	key := Key(m)
 	e.mu.Lock()
@@ -95,7 +113,7 @@ func (e *Estimator) Usage(m map[string]string) (Usage, error) {
 	}
 	e.mu.Unlock()
 	en.once.Do(func() {
-		objs, err := e.render(m)
+		objs, err := e.render(Canonical(m))
 		if err == nil {
 			en.usage, err = Measure(objs)
 		}

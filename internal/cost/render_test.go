@@ -351,3 +351,36 @@ func TestEstimatorWithoutPricingOrOnError(t *testing.T) {
 		t.Errorf("renders %d, log %q: want one of each", calls.Load(), logged.String())
 	}
 }
+
+// TestEstimateIsAFunctionOfTheKey: a PR's own content (env, dependencies;
+// here malformed, which the templates tolerate today) does not reach what
+// the Estimator renders, so the estimate of a map is its key's whatever
+// the order of the maps: the Estimator renders the key's canonical map.
+func TestEstimateIsAFunctionOfTheKey(t *testing.T) {
+	t.Parallel()
+	good := combo{db: true}.params("small")
+	bad := combo{db: true}.params("small")
+	bad[params.KeyEnv], bad[params.KeyDependencies] = "not json", `[{"name":`
+	if Key(good) != Key(bad) {
+		t.Fatal("the maps must share a key")
+	}
+	c := Canonical(bad)
+	if c[params.KeyEnv] != "{}" || c[params.KeyDependencies] != "[]" || bad[params.KeyEnv] != "not json" || Key(c) != Key(bad) {
+		t.Fatalf("Canonical = env %q deps %q (original env %q)", c[params.KeyEnv], c[params.KeyDependencies], bad[params.KeyEnv])
+	}
+	// db, small: 210m, 544Mi, 1408Mi (parts, by hand).
+	want := Format(0.21*0.04 + 544.0/1024*0.005 + 1408.0/1024*0.0002)
+	for _, order := range [][]map[string]string{{bad, good}, {good, bad}} {
+		e := NewEstimator(backendRenderer(t), testPricing, nil, nil)
+		for _, m := range order {
+			m = maps.Clone(m)
+			e.AddCost(m)
+			if m[params.KeyCostPerHour] != want {
+				t.Errorf("env %q: cost %q, want %q", m[params.KeyEnv], m[params.KeyCostPerHour], want)
+			}
+		}
+	}
+	if want != "0.0113" { // 0.0084 + 0.00265625 + 0.000275
+		t.Errorf("by hand: %s, want 0.0113", want)
+	}
+}
