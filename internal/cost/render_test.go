@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,19 +112,8 @@ func (c combo) String() string {
 	if len(on) == 0 {
 		return "base"
 	}
-	return strings.Join(sortedStrings(on), "+")
-}
-
-func sortedStrings(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
+	slices.Sort(on)
+	return strings.Join(on, "+")
 }
 
 func (c combo) params(size string) map[string]string {

@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -262,5 +263,35 @@ func checkScheduling(t *testing.T, c *Config) {
 	}
 	if p := c.Pricing; p != nil && (!currencyCode.MatchString(p.Currency) || p.CPUHour < 0 || p.MemoryGiBHour < 0 || p.StorageGiBHour < 0) {
 		t.Fatalf("accepted pricing %+v", p)
+	}
+}
+
+// TestDocumentedScheduling parses the scheduling example that
+// docs/overlay-config.md shows verbatim (testdata/scheduling.yaml).
+func TestDocumentedScheduling(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("testdata/scheduling.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/overlay-config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "```yaml\n"+string(b)+"```\n") {
+		t.Error("docs/overlay-config.md does not show testdata/scheduling.yaml verbatim in a yaml block")
+	}
+	c, err := ParseConfig("config.yaml", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spot := c.SchedulingProfiles["spot"]
+	if c.Defaults.SchedulingProfile != "standard" || !slices.Equal(c.Overlay.AllowedSchedulingProfiles, []string{"spot"}) ||
+		spot.PriceFactor != 0.35 || spot.PriorityClassName != "preview-low" || len(spot.Tolerations) != 1 ||
+		spot.NodeSelector["cloud.google.com/gke-spot"] != "true" || c.Pricing == nil || c.Pricing.CPUHour != 0.0316 {
+		t.Errorf("parsed %+v, pricing %+v", c.SchedulingProfiles, c.Pricing)
+	}
+	if _, ok := c.SchedulingProfiles["standard"]; !ok {
+		t.Error("standard missing")
 	}
 }
