@@ -306,7 +306,7 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 			}
 		}
 	}
-	if est, err := loadCost(c.server); err != nil {
+	if est, err := loadCost(c.server, nil); err != nil {
 		bad("config", "%v", err)
 	} else {
 		c.cost = est

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io/fs"
+	"log/slog"
 
 	"github.com/argoproj/argo-cd/v2/pkg/apis/application/v1alpha1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -23,8 +24,9 @@ const costAppSet = "appsets/backend.yaml"
 // loadCost returns the cost estimate of the server config sc over the
 // embedded GitOps layout: nil without pricing (cost_per_hour is then "").
 // It only reads the ApplicationSet; previews are rendered on first use, one
-// per combination of what they switch on (internal/cost).
-func loadCost(sc *overlay.Config) (compose.Coster, error) {
+// per combination of what they switch on (internal/cost). log hears of a
+// combination that cannot be rendered.
+func loadCost(sc *overlay.Config, log *slog.Logger) (compose.Coster, error) {
 	if sc == nil || sc.Pricing == nil {
 		return nil, nil
 	}
@@ -32,16 +34,16 @@ func loadCost(sc *overlay.Config) (compose.Coster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pricing: %w", err)
 	}
-	return costFor(sc, previewgenerator.GitOps(), as), nil
+	return costFor(sc, previewgenerator.GitOps(), as, log), nil
 }
 
 // costFor prices previews as appset renders them over gitops, under sc's
 // price table (nil without one).
-func costFor(sc *overlay.Config, gitops fs.FS, appset *v1alpha1.ApplicationSet) compose.Coster {
+func costFor(sc *overlay.Config, gitops fs.FS, appset *v1alpha1.ApplicationSet, log *slog.Logger) compose.Coster {
 	if sc == nil || sc.Pricing == nil {
 		return nil
 	}
-	return cost.NewEstimator(renderObjects(gitops, appset), sc.Pricing, sc.SchedulingProfiles, nil)
+	return cost.NewEstimator(renderObjects(gitops, appset), sc.Pricing, sc.SchedulingProfiles, log)
 }
 
 // renderObjects renders the manifests Argo CD deploys for a parameter map

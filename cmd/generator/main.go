@@ -285,6 +285,13 @@ func (s storeSink) Changed(repo pr.Repo, _ int) { s.st.Refresh(repo) }
 // serve wires the source, store and HTTP server, and runs until ctx ends.
 func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	log := newLogger(cfg, logw)
+	if cfg.cost != nil { // checked by load; again with the logger
+		est, err := loadCost(cfg.server, log.With("component", "cost"))
+		if err != nil {
+			return err
+		}
+		cfg.cost = est
+	}
 	m := metrics.New()
 	src, err := newSource(cfg, log, m)
 	if err != nil {
