@@ -183,6 +183,7 @@ func TestManifestsOnAPIServer(t *testing.T) {
 		{"backend.yaml", backendParams()},
 		{"frontend.yaml", withDeps},
 		{"backend.yaml", persistent},
+		{"backend.yaml", onSpot()},
 	} {
 		_, res, err := renderPreview(tc.file, tc.params)
 		if err != nil {
@@ -338,4 +339,17 @@ func waitEstablished(t *testing.T, cp *controlPlane, crds ...string) {
 func dirExists(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
+}
+
+// onSpot is the backend preview as a preview of its own (its Job's pod
+// template is immutable, and Argo CD recreates that hook at every sync) on
+// a scheduling profile: the API server validates the node selector,
+// tolerations and priority class the templatePatch puts on every pod
+// template.
+func onSpot() map[string]string {
+	p := backendParams()
+	p["name"], p["namespace"] = "backend-pr-13-58d661", "backend-pr-13-58d661"
+	p["scheduling_profile"] = "spot"
+	p["scheduling"] = `{"nodeSelector":{"cloud.google.com/gke-spot":"true"},"tolerations":[{"key":"cloud.google.com/gke-spot","operator":"Equal","value":"true","effect":"NoSchedule"},{"operator":"Exists","effect":"NoExecute","tolerationSeconds":60}],"priorityClassName":"preview-low"}`
+	return p
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/preview-generator/preview-generator/examples"
+	"github.com/preview-generator/preview-generator/internal/compose"
 	"github.com/preview-generator/preview-generator/internal/github"
 	"github.com/preview-generator/preview-generator/internal/overlay"
 	"github.com/preview-generator/preview-generator/internal/params"
@@ -93,6 +94,8 @@ type config struct {
 	// targets are the options each catalog repository's PRs are judged
 	// under as dependency targets (server.CatalogTargets), by Repo.Key().
 	targets map[string]params.Options
+	// cost prices previews (cost.go); nil without pricing.
+	cost compose.Coster
 }
 
 // envName is the environment fallback of a flag: PREVIEW_<FLAG>.
@@ -306,6 +309,11 @@ func (c *config) load(readFile func(string) ([]byte, error)) error {
 				c.SizeProfiles = strings.Join(sc.SizeProfiles, ",")
 			}
 		}
+	}
+	if est, err := loadCost(c.server, nil); err != nil {
+		bad("config", "%v", err)
+	} else {
+		c.cost = est
 	}
 	if len(c.server.ImageReady) > 0 && offline && !c.render {
 		bad("config", "imageReady needs GitHub (check runs and commit statuses): it cannot be used with --demo or --prs-file")

@@ -191,13 +191,14 @@ func (cfg *config) defaults(allowed []pr.Repo) server.Defaults {
 		Registry: cfg.Registry, ImageTemplate: cfg.ImageTemplate, SeedVersion: cfg.SeedVersion,
 		SizeProfile: cfg.SizeProfile, SizeProfiles: splitList(cfg.SizeProfiles),
 		AllowForks: cfg.AllowForks, AllowedRepos: allow, Catalog: cfg.server.Services,
+		SchedulingProfile: cfg.server.Defaults.SchedulingProfile, SchedulingProfiles: cfg.server.SchedulingProfileNames(),
 	}
 }
 
 // compose is the server side of the overlay configs and dependencies.
 func (src *source) compose(cfg *config) compose.Config {
 	d := src.defaults(cfg)
-	return compose.Config{Overlay: cfg.server, Limits: cfg.server.Limits(cfg.MaxTTL, d.SizeProfiles), Targets: cfg.targets}
+	return compose.Config{Overlay: cfg.server, Limits: cfg.server.Limits(cfg.MaxTTL, d.SizeProfiles), Targets: cfg.targets, Cost: cfg.cost}
 }
 
 // store returns the store over the source; cache checks config files.
@@ -285,6 +286,13 @@ func (s storeSink) Changed(repo pr.Repo, _ int) { s.st.Refresh(repo) }
 // serve wires the source, store and HTTP server, and runs until ctx ends.
 func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	log := newLogger(cfg, logw)
+	if cfg.cost != nil { // checked by load; again with the logger
+		est, err := loadCost(cfg.server, log.With("component", "cost"))
+		if err != nil {
+			return err
+		}
+		cfg.cost = est
+	}
 	m := metrics.New()
 	src, err := newSource(cfg, log, m)
 	if err != nil {

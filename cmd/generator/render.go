@@ -121,6 +121,7 @@ func renderPR(ctx context.Context, cfg *config, rf renderFlags, repo pr.Repo, no
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	cc := src.compose(cfg)
+	cc.Cost = costFor(cfg.server, gitops, appset, nil) // priced as this ApplicationSet renders
 	if err := server.CheckCatalog(input, cc.Targets, cfg.server.Services); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}

@@ -42,6 +42,8 @@ type Config struct {
 	// Queue, when set, caps the live previews (see Queue); nil lists every
 	// eligible PR.
 	Queue *Queue
+	// Cost adds cost_per_hour and cost_currency (nil: both ""); see cost.go.
+	Cost Coster
 }
 
 // Answer is the result of one composition.
@@ -107,6 +109,8 @@ func Compose(prs, catalogPRs []pr.PullRequest, o params.Options, cfg Config, cac
 		}
 		ans.ValidUntil = earliest(ans.ValidUntil, params.ExpiresAt(p, eff))
 		ans.ValidUntil = earliest(ans.ValidUntil, params.NextDependencyExpiry(deps))
+		params.AddScheduling(m, eff.SchedulingProfile, cfg.Overlay.SchedulingProfiles)
+		addCost(cfg.Cost, m) // last: it reads the scheduling and lifecycle keys
 		rows = append(rows, row{p, m})
 	}
 	slices.SortFunc(rows, func(a, b row) int {

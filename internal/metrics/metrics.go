@@ -40,6 +40,7 @@ type Metrics struct {
 	credForeign    *prometheus.GaugeVec
 	credMissing    *prometheus.GaugeVec
 	credNamespaces prometheus.Gauge
+	costPerHour    *prometheus.GaugeVec
 	imageStatuses  *prometheus.CounterVec
 	dashboardWakes *prometheus.CounterVec
 	queue          queueMetrics
@@ -145,6 +146,8 @@ func New() *Metrics {
 		Namespace: ns, Name: "image_status_posts_total",
 		Help: "Commit statuses telling why a pull request has no preview yet (image gating), by outcome: posted, unchanged (GitHub showed it already), forbidden (the token may not post statuses), error.",
 	}, []string{"outcome"})
+	m.costPerHour = newCostPerHour()
+	m.Registry.MustRegister(m.costPerHour)
 	m.Registry.MustRegister(m.configErrors, m.prProblems, m.webhooks, m.appsetRefresh, m.imageStatuses,
 		m.credWrites, m.credForeign, m.credMissing, m.credNamespaces,
 		m.httpRequests, m.httpDuration, m.githubRequests, m.budgetWait, m.rateRemaining, m.rateLimit, m.rateReset,

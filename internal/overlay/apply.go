@@ -35,6 +35,9 @@ func Check(f *File, lim Limits) error {
 	if len(f.Env) > lim.MaxEnv {
 		bad("env", "%d variables; this server allows at most %d (overlay.maxEnv)", len(f.Env), lim.MaxEnv)
 	}
+	if msg := checkSchedulingProfile(f, lim); msg != "" {
+		bad("schedulingProfile", "%s", msg)
+	}
 	return errors.Join(errs...)
 }
 
@@ -108,6 +111,13 @@ func Apply(o params.Options, f *File, lim Limits) (params.Options, error) {
 	}
 	if v := f.Redis.Enabled; v != nil {
 		o.Redis = *v
+	}
+	if f.SchedulingProfile != "" {
+		if msg := checkSchedulingProfile(f, lim); msg == "" {
+			o.SchedulingProfile = f.SchedulingProfile
+		} else {
+			note("schedulingProfile", "%s; ignored", msg)
+		}
 	}
 	if v := f.MongoDB.Enabled; v != nil {
 		o.MongoDB = *v

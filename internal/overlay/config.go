@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/preview-generator/preview-generator/internal/cost"
 	"github.com/preview-generator/preview-generator/internal/params"
 	"github.com/preview-generator/preview-generator/internal/pr"
 )
@@ -49,6 +50,12 @@ type Config struct {
 	// Jira is the jira section: the site jira_url links to and the
 	// project keys jira_issue may name (see params.JiraIssue).
 	Jira params.Jira
+	// SchedulingProfiles are the named scheduling profiles (node selector,
+	// tolerations, priority class, price factor) an ApplicationSet or an
+	// allowed .preview.yaml may choose; nil: none. See scheduling.go.
+	SchedulingProfiles params.SchedulingProfiles
+	// Pricing is the price table of the cost estimate; nil: no estimate.
+	Pricing *cost.Pricing
 }
 
 // ImageReady says what tells that a commit's image is built: the check run
@@ -97,7 +104,7 @@ func (in ServiceInput) FieldError(key, msg string) *FieldError {
 // service's input may set: the same keys and JSON types as a getparams
 // request, less repositories.
 var (
-	serviceInputStrings = []string{"label", "ttl", "domain", "image", "registry", "seedVersion", "migrateCommand", "sizeProfile"}
+	serviceInputStrings = []string{"label", "ttl", "domain", "image", "registry", "seedVersion", "migrateCommand", "sizeProfile", "schedulingProfile"}
 	serviceInputBools   = []string{"includeDrafts", "includeForks", "excludeBots", "database", "persistentDatabase", "basicAuth", "redis", "mongodb"}
 	// serviceInputInts are whole numbers (the fair queue's maxPreviews).
 	serviceInputInts = []string{"maxPreviews"}
@@ -121,6 +128,9 @@ type OverlayConfig struct {
 	AllowDisablingBasicAuth bool
 	// MaxEnv bounds the number of extra env variables (default 32).
 	MaxEnv int
+	// AllowedSchedulingProfiles are the scheduling profiles a .preview.yaml
+	// may choose (default none).
+	AllowedSchedulingProfiles []string
 }
 
 // Defaults are server-wide defaults and limits. Zero: not set.
@@ -129,6 +139,8 @@ type Defaults struct {
 	MaxTTL      time.Duration
 	SizeProfile string
 	SeedVersion string
+	// SchedulingProfile is the profile of an ApplicationSet that names none.
+	SchedulingProfile string
 }
 
 // DefaultConfig is the configuration without a --config file.
@@ -160,13 +172,15 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	root := d.document(data, MaxConfigBytes)
 	if root != nil {
 		var lines = map[string]int{}
+		var schedDefault *yaml.Node
+		var schedAllowed map[string]*yaml.Node
 		d.fields(root, "", map[string]func(pair){
 			"version": func(p pair) {
 				if v, ok := d.integer(p.v, p.path); ok && v != Version {
 					d.fail(p.v, p.path, "%d is not supported (this server reads version %d)", v, Version)
 				}
 			},
-			"overlay": func(p pair) { d.overlayConfig(p, &c.Overlay) },
+			"overlay": func(p pair) { d.overlayConfig(p, &c.Overlay, &schedAllowed) },
 			"defaults": func(p pair) {
 				d.fields(p.v, p.path, map[string]func(pair){
 					"ttl": func(q pair) {
@@ -180,6 +194,11 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 						if s, ok := d.str(q.v, q.path); ok {
 							c.Defaults.SizeProfile = s
 							lines[q.path] = q.v.Line
+						}
+					},
+					"schedulingProfile": func(q pair) {
+						if s, ok := d.str(q.v, q.path); ok {
+							c.Defaults.SchedulingProfile, schedDefault = s, q.v
 						}
 					},
 					"seedVersion": func(q pair) {
@@ -197,7 +216,12 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 			"services":     func(p pair) { c.Services, c.ServiceInputs = d.services(p, c.ImageReady) },
 			"imageReady":   func(p pair) { d.imageReadyRepos(p, c.ImageReady) },
 			"jira":         func(p pair) { c.Jira = d.jira(p) },
+
+			// Scheduling profiles and the price table (scheduling.go).
+			"schedulingProfiles": func(p pair) { c.SchedulingProfiles = d.schedulingProfiles(p) },
+			"pricing":            func(p pair) { c.Pricing = d.pricing(p) },
 		})
+		d.checkSchedulingNames(c, schedDefault, schedAllowed)
 		if c.Defaults.TTL > 0 && c.Defaults.MaxTTL > 0 && c.Defaults.TTL > c.Defaults.MaxTTL {
 			d.errs = append(d.errs, &FieldError{File: name, Line: lines["defaults.ttl"], Path: "defaults.ttl",
 				Msg: fmt.Sprintf("%s exceeds defaults.maxTTL %s", params.FormatDuration(c.Defaults.TTL), params.FormatDuration(c.Defaults.MaxTTL))})
@@ -213,7 +237,7 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-func (d *decoder) overlayConfig(p pair, o *OverlayConfig) {
+func (d *decoder) overlayConfig(p pair, o *OverlayConfig, schedAllowed *map[string]*yaml.Node) {
 	d.fields(p.v, p.path, map[string]func(pair){
 		"enabled": func(q pair) {
 			if b, ok := d.boolean(q.v, q.path); ok {
@@ -246,6 +270,7 @@ func (d *decoder) overlayConfig(p pair, o *OverlayConfig) {
 				o.MaxEnv = n
 			}
 		},
+		"allowedSchedulingProfiles": func(q pair) { o.AllowedSchedulingProfiles, *schedAllowed = d.profileNames(q) },
 	})
 }
 
@@ -575,6 +600,9 @@ type Limits struct {
 	AllowDisablingBasicAuth bool
 	// MaxEnv bounds the number of env variables.
 	MaxEnv int
+	// SchedulingProfiles are the scheduling profiles a .preview.yaml may
+	// choose (overlay.allowedSchedulingProfiles; nil: none).
+	SchedulingProfiles []string
 }
 
 // Limits returns the limits of c, taking maxTTL and sizeProfiles (the
@@ -585,6 +613,7 @@ func (c *Config) Limits(maxTTL time.Duration, sizeProfiles []string) Limits {
 		SizeProfiles:            sizeProfiles,
 		AllowDisablingBasicAuth: c.Overlay.AllowDisablingBasicAuth,
 		MaxEnv:                  c.Overlay.MaxEnv,
+		SchedulingProfiles:      c.Overlay.AllowedSchedulingProfiles,
 	}
 	if c.Defaults.MaxTTL > 0 {
 		l.MaxTTL = c.Defaults.MaxTTL

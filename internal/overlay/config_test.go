@@ -82,7 +82,7 @@ func TestParseConfigEmptyAndFallbacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Overlay != (OverlayConfig{Enabled: false, Path: "deploy/preview.yml", MaxEnv: 0}) {
+	if !reflect.DeepEqual(c.Overlay, OverlayConfig{Enabled: false, Path: "deploy/preview.yml", MaxEnv: 0}) {
 		t.Errorf("overlay = %+v", c.Overlay)
 	}
 }
@@ -106,9 +106,9 @@ func TestParseConfigInvalid(t *testing.T) {
 		name, in, want string
 	}{
 		{"unknown top-level field", "servcies: {}",
-			`c.yaml: line 1: servcies: unknown field (known: defaults, imageReady, jira, overlay, services, sizeProfiles, version)`},
+			`c.yaml: line 1: servcies: unknown field (known: defaults, imageReady, jira, overlay, pricing, schedulingProfiles, services, sizeProfiles, version)`},
 		{"unknown overlay field", "overlay:\n  file: x.yaml",
-			`c.yaml: line 2: overlay.file: unknown field (known: allowDisablingBasicAuth, enabled, maxEnv, path)`},
+			`c.yaml: line 2: overlay.file: unknown field (known: allowDisablingBasicAuth, allowedSchedulingProfiles, enabled, maxEnv, path)`},
 		{"absolute overlay path", "overlay:\n  path: /etc/passwd",
 			`c.yaml: line 2: overlay.path: "/etc/passwd" is not a clean path relative to the repository root`},
 		{"overlay path escapes", "overlay:\n  path: ../x.yaml",
@@ -270,7 +270,7 @@ func TestParseServiceInput(t *testing.T) {
 
 func TestParseServiceInputInvalid(t *testing.T) {
 	t.Parallel()
-	known := "basicAuth, database, dependencies, domain, excludeBots, image, includeDrafts, includeForks, label, maxPreviews, migrateCommand, mongodb, persistentDatabase, redis, registry, seedVersion, sizeProfile, ttl"
+	known := "basicAuth, database, dependencies, domain, excludeBots, image, includeDrafts, includeForks, label, maxPreviews, migrateCommand, mongodb, persistentDatabase, redis, registry, schedulingProfile, seedVersion, sizeProfile, ttl"
 	tests := []struct {
 		name, input, want string
 	}{

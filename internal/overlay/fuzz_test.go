@@ -45,10 +45,11 @@ func FuzzParseOverlay(f *testing.F) {
 		"dependencies: {payments: pr-42, search: acme/search#7, x: 4}", "env: {A: '1', DEBUG: true}",
 		"a: &x 1\nb: *x", "<<: {ttl: 1h}", "- 1", "ttl: 1h\n---\nttl: 2h", "env:\n  GH: ghp_abcdefghijklmnopqrstuvwxyz0123",
 		"basicAuth:\n  enabled: yes", "version: 2", "\t", "{", "? [a]\n: b", "!!binary aGk=", "ttl: !!str 3h",
+		"schedulingProfile: spot", "schedulingProfile: dedicated", "schedulingProfile: [x]",
 	} {
 		f.Add([]byte(s))
 	}
-	lim := Limits{MaxTTL: 168 * time.Hour, SizeProfiles: []string{"small", "medium"}, MaxEnv: 32}
+	lim := Limits{MaxTTL: 168 * time.Hour, SizeProfiles: []string{"small", "medium"}, MaxEnv: 32, SchedulingProfiles: []string{"spot"}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file, err := Parse(".preview.yaml", data)
 		if err != nil {
@@ -89,6 +90,9 @@ func FuzzParseOverlay(f *testing.F) {
 		if len(o.Env) > lim.MaxEnv {
 			t.Fatalf("%d env variables", len(o.Env))
 		}
+		if o.SchedulingProfile != "" && o.SchedulingProfile != "spot" {
+			t.Fatalf("scheduling profile %q not allowed", o.SchedulingProfile)
+		}
 	})
 }
 
@@ -96,7 +100,9 @@ func FuzzParseConfig(f *testing.F) {
 	if b, err := os.ReadFile("testdata/config.yaml"); err == nil {
 		f.Add(b)
 	}
-	for _, s := range []string{"", "{}", validService, "sizeProfiles: [a, a]", "overlay: {path: ../x}", "defaults: {ttl: 2h, maxTTL: 1h}", "jira: {baseURL: 'https://acme.atlassian.net/', projects: [ABC, OPS]}"} {
+	for _, s := range []string{"", "{}", validService, "sizeProfiles: [a, a]", "overlay: {path: ../x}", "defaults: {ttl: 2h, maxTTL: 1h}",
+		validScheduling, "schedulingProfiles: {a: {tolerations: [{operator: Exists}]}}", "pricing: {currency: USD, cpuHour: 1e-3, memoryGiBHour: 0, storageGiBHour: .5}",
+		"jira: {baseURL: 'https://acme.atlassian.net/', projects: [ABC, OPS]}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -127,5 +133,6 @@ func FuzzParseConfig(f *testing.F) {
 		if b := c.Jira.BaseURL; b != "" && (strings.HasSuffix(b, "/") || strings.ContainsAny(b, "| \n") || !strings.HasPrefix(strings.ToLower(b), "http://") && !strings.HasPrefix(strings.ToLower(b), "https://")) {
 			t.Fatalf("accepted Jira base URL %q", b)
 		}
+		checkScheduling(t, c)
 	})
 }

@@ -59,6 +59,9 @@ type File struct {
 	Dependencies []params.DependencyRef
 	// Env holds extra environment variables (not secret); nil: unset.
 	Env map[string]string
+	// SchedulingProfile names a scheduling profile of the server config;
+	// empty: unset. Check allows only overlay.allowedSchedulingProfiles.
+	SchedulingProfile string
 
 	// lines maps a field path to the line it was set on.
 	lines map[string]int
@@ -131,6 +134,8 @@ func Parse(name string, data []byte) (*File, error) {
 			"mongodb":      func(p pair) { f.MongoDB = d.toggle(p, f) },
 			"dependencies": func(p pair) { d.dependencies(p, f) },
 			"env":          func(p pair) { d.env(p, f) },
+
+			"schedulingProfile": func(p pair) { d.fileSchedulingProfile(p, f) },
 		})
 	}
 	if err := d.err(); err != nil {
@@ -265,6 +270,9 @@ func (f *File) Validate() error {
 	}
 	if f.Size != "" && !profileName.MatchString(f.Size) {
 		return fmt.Errorf("%s: size %q is not a profile name", f.Name, f.Size)
+	}
+	if s := f.SchedulingProfile; s != "" && !profileName.MatchString(s) {
+		return fmt.Errorf("%s: schedulingProfile %q is not a profile name", f.Name, s)
 	}
 	if v := f.Database.SeedVersion; v != "" && !seedTag.MatchString(v) {
 		return fmt.Errorf("%s: database.seedVersion %q is not an image tag", f.Name, v)

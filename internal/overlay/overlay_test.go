@@ -106,7 +106,7 @@ func TestParseInvalid(t *testing.T) {
 		name, in, want string
 	}{
 		{"unknown top-level field", "ttl: 24h\ntll: 24h",
-			`.preview.yaml: line 2: tll: unknown field (known: basicAuth, database, dependencies, env, mongodb, redis, size, ttl, version)`},
+			`.preview.yaml: line 2: tll: unknown field (known: basicAuth, database, dependencies, env, mongodb, redis, schedulingProfile, size, ttl, version)`},
 		{"unknown nested field", "database:\n  enabled: true\n  seed: v3",
 			`.preview.yaml: line 3: database.seed: unknown field (known: enabled, migrateCommand, persistent, seedVersion)`},
 		{"unknown toggle field", "redis:\n  enable: true",
@@ -164,7 +164,7 @@ func TestParseInvalid(t *testing.T) {
 		{"alias", "database:\n  enabled: &on true\nredis:\n  enabled: *on",
 			`.preview.yaml: line 4: redis.enabled: aliases (*on) are not supported; write the value out`},
 		{"merge key", "base: &b {enabled: true}\nredis:\n  <<: *b",
-			".preview.yaml: line 1: base: unknown field (known: basicAuth, database, dependencies, env, mongodb, redis, size, ttl, version)\n" +
+			".preview.yaml: line 1: base: unknown field (known: basicAuth, database, dependencies, env, mongodb, redis, schedulingProfile, size, ttl, version)\n" +
 				".preview.yaml: line 3: redis: merge keys (<<) are not supported; write the fields out"},
 		{"top level is a list", "- ttl: 24h",
 			`.preview.yaml: line 1: want a mapping, got a list`},
@@ -181,7 +181,7 @@ func TestParseInvalid(t *testing.T) {
 		{"several errors, in line order", "size: Big\nttl: forever\nnope: 1",
 			".preview.yaml: line 1: size: \"Big\" is not a size profile name (lower-case letters, digits and '-')\n" +
 				".preview.yaml: line 2: ttl: \"forever\" is not a duration like 24h or 90m\n" +
-				".preview.yaml: line 3: nope: unknown field (known: basicAuth, database, dependencies, env, mongodb, redis, size, ttl, version)"},
+				".preview.yaml: line 3: nope: unknown field (known: basicAuth, database, dependencies, env, mongodb, redis, schedulingProfile, size, ttl, version)"},
 		{"many problems are cut", "env:\n" + strings.Repeat("  A: b\n", 25),
 			strings.TrimSuffix(func() string {
 				var b strings.Builder

@@ -89,6 +89,9 @@ type Options struct {
 	SeedVersion        string
 	MigrateCommand     string
 	SizeProfile        string
+	// SchedulingProfile names a SchedulingProfile of the server config
+	// ("" for none); see AddScheduling. For does not use it.
+	SchedulingProfile string
 	// Dependencies are the services this preview talks to and the preview
 	// (or staging) each should point at, sorted by Name; see
 	// ResolveDependencies. For does not use them; Extend does.

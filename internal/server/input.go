@@ -35,6 +35,10 @@ type Defaults struct {
 	AllowedRepos map[string]pr.Repo
 	// Catalog is the service catalog dependencies are checked against.
 	Catalog params.Catalog
+	// SchedulingProfile is the default scheduling profile ("" for none);
+	// SchedulingProfiles are those an input may choose.
+	SchedulingProfile  string
+	SchedulingProfiles []string
 }
 
 // Options returns the parameter options of d alone, with no input: what a
@@ -43,6 +47,7 @@ func (d Defaults) Options() params.Options {
 	return params.Options{
 		Label: d.Label, TTL: d.TTL, Domain: d.Domain, Registry: d.Registry, ImageTemplate: d.ImageTemplate,
 		BasicAuth: true, SeedVersion: d.SeedVersion, SizeProfile: d.SizeProfile,
+		SchedulingProfile: d.SchedulingProfile,
 	}
 }
 
@@ -73,12 +78,15 @@ const (
 	InMigrateCommand     = "migrateCommand"
 	InSizeProfile        = "sizeProfile"
 	InDependencies       = overlay.InputDependencies
+	// InSchedulingProfile names a scheduling profile of the server config.
+	InSchedulingProfile = "schedulingProfile"
 )
 
 var inputKeys = []string{
 	InRepositories, InLabel, InTTL, InDomain, InImage, InRegistry, InIncludeDrafts, InIncludeForks,
 	InExcludeBots, InDatabase, InBasicAuth, InRedis, InMongoDB, InPersistentDatabase, InSeedVersion, InMigrateCommand, InSizeProfile, InDependencies,
 	InMaxPreviews,
+	InSchedulingProfile,
 }
 
 // InputError names the input parameter that was wrong.
@@ -185,6 +193,8 @@ func ParseInput(in v1alpha1.PluginParameters, d Defaults) (Input, error) {
 				}
 				return nil
 			})
+		case InSchedulingProfile:
+			err = str(raw, &o.SchedulingProfile, func(s string) error { return checkSchedulingProfile(s, d.SchedulingProfiles) })
 		}
 		if err != nil {
 			return Input{}, &InputError{k, err.Error()}

@@ -539,6 +539,7 @@ func (s *Server) observeAnswer(repos []pr.Repo, ans compose.Answer) {
 		s.cfg.Metrics.LivePreviews(r, n)
 		s.cfg.Metrics.ConfigErrors(r, bad[r])
 	}
+	s.observeCost(live, ans)
 }
 
 // CatalogRepos returns the repositories of a service catalog, sorted and
