@@ -14,6 +14,8 @@ targets=(
   "FuzzParseOverlay ./internal/overlay"  # a PR's .preview.yaml
   "FuzzParseConfig ./internal/overlay"   # the server config file
   "FuzzNames ./internal/params"          # preview names and branch slugs
+  "FuzzLifecycleTimes ./internal/params" # expiry, pin, extension and sleep times
+  "FuzzParseCommand ./internal/params"   # /preview commands in PR comments
 )
 
 T0=$SECONDS

@@ -97,7 +97,7 @@ func Compose(prs, catalogPRs []pr.PullRequest, o params.Options, cfg Config, cac
 		if e := m[params.KeyConfigError]; e != "" {
 			ans.ConfigErrors[p.Repo.String()+"#"+strconv.Itoa(p.Number)] = e
 		}
-		ans.ValidUntil = earliest(ans.ValidUntil, params.ExpiresAt(p, eff))
+		ans.ValidUntil = earliest(ans.ValidUntil, params.NextChange(p, eff))
 		ans.ValidUntil = earliest(ans.ValidUntil, params.NextDependencyExpiry(deps))
 		rows = append(rows, row{p, m})
 	}
