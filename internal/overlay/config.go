@@ -124,6 +124,9 @@ type Defaults struct {
 	MaxTTL      time.Duration
 	SizeProfile string
 	SeedVersion string
+	// SleepAfter is the idle time before a preview sleeps, unless an
+	// ApplicationSet's sleepAfter says otherwise; 0 never.
+	SleepAfter time.Duration
 }
 
 // DefaultConfig is the configuration without a --config file.
@@ -170,6 +173,9 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 					},
 					"maxTTL": func(q pair) {
 						c.Defaults.MaxTTL, _ = d.duration(q.v, q.path)
+					},
+					"sleepAfter": func(q pair) {
+						c.Defaults.SleepAfter, _ = d.sleepAfter(q.v, q.path)
 					},
 					"sizeProfile": func(q pair) {
 						if s, ok := d.str(q.v, q.path); ok {
