@@ -89,11 +89,12 @@ type PullRequest struct {
 	// known: the preview is then kept as long as an extension could keep
 	// it, so that unknown is never empty.
 	ExtensionUnknown bool `json:"extensionUnknown,omitempty" yaml:"extensionUnknown,omitempty"`
-	// CommandRefused says why the newest "/preview" command on the PR,
-	// newer than Extension, was refused (no write permission, a bad
-	// duration); empty otherwise. It is reported on the preview/expiry
-	// commit status, never as a comment.
-	CommandRefused string `json:"commandRefused,omitempty" yaml:"commandRefused,omitempty"`
+	// CommandNote says why the newest "/preview extend" command on the
+	// PR, newer than Extension, was refused (no write permission, a bad
+	// duration) or what was capped (a duration over the maximum TTL);
+	// empty otherwise. It is reported on the preview/expiry commit status,
+	// never as a comment.
+	CommandNote string `json:"commandNote,omitempty" yaml:"commandNote,omitempty"`
 }
 
 // Extension is a "/preview extend" command that counts: its comment's
