@@ -88,11 +88,19 @@ func (c *Client) PullRequestComments(ctx context.Context, repo pr.Repo, number i
 	return nil, fmt.Errorf("listing comments of %s#%d: more than %d pages: %w", repo, number, maxCommentPages, ErrTooManyPages)
 }
 
-// permCache remembers permissions by repository and user. The zero value
+// permCache remembers permissions by repository and user, and shares
+// one request among concurrent callers for the same key. The zero value
 // is ready to use.
 type permCache struct {
-	mu sync.Mutex
-	m  map[string]permEntry
+	mu       sync.Mutex
+	m        map[string]permEntry
+	inFlight map[string]*permCall
+}
+
+type permCall struct {
+	done chan struct{}
+	role string
+	err  error
 }
 
 type permEntry struct {
@@ -110,10 +118,41 @@ func (c *Client) Permission(ctx context.Context, repo pr.Repo, user string) (str
 	now := c.now()
 	c.perms.mu.Lock()
 	e, ok := c.perms.m[key]
-	c.perms.mu.Unlock()
 	if ok && now.Sub(e.at) < PermissionCacheTTL && !now.Before(e.at) {
+		c.perms.mu.Unlock()
 		return e.role, nil
 	}
+	if call, ok := c.perms.inFlight[key]; ok {
+		c.perms.mu.Unlock()
+		select {
+		case <-call.done:
+			return call.role, call.err
+		case <-ctx.Done():
+			return "", fmt.Errorf("reading the permission of %s on %s: %w", user, repo, ctx.Err())
+		}
+	}
+	if c.perms.inFlight == nil {
+		c.perms.inFlight = map[string]*permCall{}
+	}
+	call := &permCall{done: make(chan struct{})}
+	c.perms.inFlight[key] = call
+	c.perms.mu.Unlock()
+	call.role, call.err = c.readPermission(ctx, repo, user)
+	c.perms.mu.Lock()
+	delete(c.perms.inFlight, key)
+	if call.err == nil {
+		if c.perms.m == nil || len(c.perms.m) >= maxPermissionCache {
+			c.perms.m = map[string]permEntry{}
+		}
+		c.perms.m[key] = permEntry{role: call.role, at: now}
+	}
+	c.perms.mu.Unlock()
+	close(call.done)
+	return call.role, call.err
+}
+
+// readPermission asks GitHub for user's role on repo.
+func (c *Client) readPermission(ctx context.Context, repo pr.Repo, user string) (string, error) {
 	var lvl *gh.RepositoryPermissionLevel
 	_, err := c.call(ctx, EndpointPermission, nil, func(ctx context.Context) (*gh.Response, error) {
 		var (
@@ -137,11 +176,5 @@ func (c *Client) Permission(ctx context.Context, repo pr.Repo, user string) (str
 			role = "none"
 		}
 	}
-	c.perms.mu.Lock()
-	if c.perms.m == nil || len(c.perms.m) >= maxPermissionCache {
-		c.perms.m = map[string]permEntry{}
-	}
-	c.perms.m[key] = permEntry{role: role, at: now}
-	c.perms.mu.Unlock()
 	return role, nil
 }
