@@ -55,7 +55,7 @@ func TestExtensionsFromComments(t *testing.T) {
 	srv.SetPermission(repo, "mia", "maintain")
 	srv.SetPermission(repo, "bob", "read")
 	srv.SetPermission(repo, "ghost", "") // GitHub knows no such user
-	old := lifeNow.Add(-70 * time.Hour)    // due: idle for more than 60h
+	old := lifeNow.Add(-70 * time.Hour)  // due: idle for more than 60h
 	at := func(h int) time.Time { return old.Add(time.Duration(h) * time.Minute) }
 
 	id1 := srv.AddComment(repo, 1, "alice", "Looks good.\n/preview extend 5d", at(1))
