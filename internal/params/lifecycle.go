@@ -27,6 +27,9 @@ const (
 	// KeyExtendedUntil is the expiry a "/preview extend" comment asked
 	// for, as capped (RFC 3339), or "" without one.
 	KeyExtendedUntil = "extended_until"
+	// KeyExtensionNote says why the newest "/preview extend" comment was
+	// refused or capped (pr.PullRequest.CommandNote), for people; "".
+	KeyExtensionNote = "extension_note"
 )
 
 // Values of state.
@@ -152,6 +155,7 @@ func addLifecycle(m map[string]string, p pr.PullRequest, o Options) {
 	m[KeySleepsAt] = formatTime(SleepsAt(p, o))
 	m[KeyPinned] = strconv.FormatBool(Pinned(p, o))
 	m[KeyExtendedUntil] = formatTime(ExtendedUntil(p, o))
+	m[KeyExtensionNote] = p.CommandNote
 }
 
 // formatTime is RFC 3339 in UTC, or "" for the zero time.

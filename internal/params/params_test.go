@@ -86,6 +86,7 @@ func TestForFullMap(t *testing.T) {
 		"sleeps_at":             "",
 		"pinned":                "false",
 		"extended_until":        "",
+		"extension_note":        "",
 	}
 	if !reflect.DeepEqual(got, want) {
 		for k, v := range want {
