@@ -190,6 +190,7 @@ func (cfg *config) defaults(allowed []pr.Repo) server.Defaults {
 		Registry: cfg.Registry, ImageTemplate: cfg.ImageTemplate, SeedVersion: cfg.SeedVersion,
 		SizeProfile: cfg.SizeProfile, SizeProfiles: splitList(cfg.SizeProfiles),
 		AllowForks: cfg.AllowForks, AllowedRepos: allow, Catalog: cfg.server.Services,
+		SleepAfter: cfg.server.Defaults.SleepAfter,
 	}
 }
 
@@ -319,6 +320,7 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		// Argo CD asks for the new answer.
 		sc.OnChange = refresher.Enqueue
 	}
+	sc.Lifecycle = src.lifecycle(cfg)
 	st := src.store(cfg, sc, cache)
 	watched := map[string]bool{}
 	for _, r := range src.allowed {
@@ -351,6 +353,10 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	}
 	if answers != nil {
 		scfg.Answers = answers
+	}
+	if exp := src.expiry(cfg, log); exp != nil {
+		scfg.Expiry = exp
+		poll.leaderOnly = append(poll.leaderOnly, exp.Run)
 	}
 	if len(cfg.webhookSecret) > 0 {
 		wh, err := webhook.New(webhook.Config{
