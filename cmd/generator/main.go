@@ -354,8 +354,9 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	if answers != nil {
 		scfg.Answers = answers
 	}
+	scfg.Lifecycle = []server.LifecycleObserver{metrics.NewPreviewStates(m.Registry)}
 	if exp := src.expiry(cfg, log); exp != nil {
-		scfg.Expiry = exp
+		scfg.Lifecycle = append(scfg.Lifecycle, exp)
 		poll.leaderOnly = append(poll.leaderOnly, exp.Run)
 	}
 	if len(cfg.webhookSecret) > 0 {

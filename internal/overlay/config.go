@@ -94,7 +94,7 @@ func (in ServiceInput) FieldError(key, msg string) *FieldError {
 // service's input may set: the same keys and JSON types as a getparams
 // request, less repositories.
 var (
-	serviceInputStrings = []string{"label", "ttl", "domain", "image", "registry", "seedVersion", "migrateCommand", "sizeProfile"}
+	serviceInputStrings = []string{"label", "ttl", "domain", "image", "registry", "seedVersion", "migrateCommand", "sizeProfile", "sleepAfter", "pinLabel"}
 	serviceInputBools   = []string{"includeDrafts", "includeForks", "excludeBots", "database", "persistentDatabase", "basicAuth", "redis", "mongodb"}
 )
 

@@ -269,7 +269,7 @@ func TestParseServiceInput(t *testing.T) {
 
 func TestParseServiceInputInvalid(t *testing.T) {
 	t.Parallel()
-	known := "basicAuth, database, dependencies, domain, excludeBots, image, includeDrafts, includeForks, label, migrateCommand, mongodb, persistentDatabase, redis, registry, seedVersion, sizeProfile, ttl"
+	known := "basicAuth, database, dependencies, domain, excludeBots, image, includeDrafts, includeForks, label, migrateCommand, mongodb, persistentDatabase, pinLabel, redis, registry, seedVersion, sizeProfile, sleepAfter, ttl"
 	tests := []struct {
 		name, input, want string
 	}{

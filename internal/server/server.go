@@ -99,14 +99,15 @@ type Config struct {
 	// Answers, when set, is told the preview namespaces of every
 	// getparams answer served (cached or new), by ApplicationSet.
 	Answers AnswerObserver
-	// Expiry, when set, is told the live previews of each new answer
-	// (*status.Expiry posts the TTL warning from them).
-	Expiry ExpiryObserver
+	// Lifecycle observers are told the live previews of each new answer
+	// (*status.Expiry posts the TTL warning from them,
+	// *metrics.PreviewStates counts them by state).
+	Lifecycle []LifecycleObserver
 }
 
-// ExpiryObserver receives the live previews of each new answer for the
+// LifecycleObserver receives the live previews of each new answer for the
 // repositories it covers. It must not block or keep the maps.
-type ExpiryObserver interface {
+type LifecycleObserver interface {
 	Observe(repos []pr.Repo, params []map[string]string)
 }
 
@@ -505,8 +506,8 @@ func (s *Server) keep(key string, a *answer) {
 
 // observeAnswer records the previews and config errors of a new answer.
 func (s *Server) observeAnswer(repos []pr.Repo, ans compose.Answer) {
-	if s.cfg.Expiry != nil {
-		s.cfg.Expiry.Observe(repos, ans.Params)
+	for _, o := range s.cfg.Lifecycle {
+		o.Observe(repos, ans.Params)
 	}
 	live, bad := map[string]int{}, map[string]int{}
 	for _, r := range repos {

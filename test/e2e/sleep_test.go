@@ -21,7 +21,7 @@ import (
 // create and sync an Application on a loaded machine before anything is due.
 const (
 	lifeTTL        = 90 * time.Second
-	lifeSleepAfter = 30 * time.Second
+	lifeSleepAfter = 45 * time.Second
 	lifeMaxTTL     = 15 * time.Minute
 	lifeConfig     = `version: 1
 services:
