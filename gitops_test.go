@@ -486,6 +486,13 @@ func backendParams() map[string]string {
 		"size_profile":       "small",
 		"redis_enabled":      "true",
 		"mongodb_enabled":    "true",
+
+		"state":          "awake",
+		"replicas":       "1",
+		"sleeps_at":      "",
+		"pinned":         "false",
+		"extended_until": "",
+		"extension_note": "",
 	}
 }
 
@@ -520,6 +527,13 @@ func frontendParams() map[string]string {
 		"size_profile":       "small",
 		"redis_enabled":      "false",
 		"mongodb_enabled":    "false",
+
+		"state":          "awake",
+		"replicas":       "1",
+		"sleeps_at":      "",
+		"pinned":         "false",
+		"extended_until": "",
+		"extension_note": "",
 	}
 }
 
@@ -650,7 +664,7 @@ func TestPreviews(t *testing.T) {
 	// backend's staging.
 	onStagingInfo := map[string]string{
 		"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
-		"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
+		"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z", "State": "awake",
 		"Dependency backend": "staging https://backend.staging.example.com",
 	}
 	onStagingDeps := map[string]string{
@@ -678,7 +692,7 @@ func TestPreviews(t *testing.T) {
 				labels:     map[string]string{"preview-generator.io/owner": "acme", "preview-generator.io/repo": "frontend", "preview-generator.io/pr": "7"},
 				info: map[string]string{
 					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
-					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
+					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z", "State": "awake",
 				},
 				deps: staging,
 				auth: true,
@@ -730,7 +744,7 @@ func TestPreviews(t *testing.T) {
 				labels: map[string]string{"preview-generator.io/owner": "acme", "preview-generator.io/repo": "backend", "preview-generator.io/pr": "12"},
 				info: map[string]string{
 					"Pull request": "https://github.com/acme/backend/pull/12", "Preview": "https://backend-pr-12-58d661.preview.example.com",
-					"Head commit": "1a2b3c4", "Expires at": "2026-11-23T10:00:00Z",
+					"Head commit": "1a2b3c4", "Expires at": "2026-11-23T10:00:00Z", "State": "awake",
 				},
 				deps:    staging,
 				migrate: &migrate,
@@ -752,7 +766,7 @@ func TestPreviews(t *testing.T) {
 				configError: true,
 				info: map[string]string{
 					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
-					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
+					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z", "State": "awake",
 					"Dependency backend":      "pr-12 https://backend-pr-12-58d661.preview.example.com",
 					"Dependency payments-api": "staging https://payments.staging.example.com (target not labelled)",
 					"Configuration error":     `.preview.yaml: line 3: unknown key "databse"`,
@@ -785,7 +799,7 @@ func TestPreviews(t *testing.T) {
 				labels:     map[string]string{"preview-generator.io/repo": "github"},
 				info: map[string]string{
 					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
-					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
+					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z", "State": "awake",
 				},
 				deps: staging,
 				auth: true,
