@@ -498,6 +498,13 @@ func backendParams() map[string]string {
 		"size_profile":       "small",
 		"redis_enabled":      "true",
 		"mongodb_enabled":    "true",
+
+		"state":          "awake",
+		"replicas":       "1",
+		"sleeps_at":      "",
+		"pinned":         "false",
+		"extended_until": "",
+		"extension_note": "",
 	}
 }
 
@@ -532,6 +539,13 @@ func frontendParams() map[string]string {
 		"size_profile":       "small",
 		"redis_enabled":      "false",
 		"mongodb_enabled":    "false",
+
+		"state":          "awake",
+		"replicas":       "1",
+		"sleeps_at":      "",
+		"pinned":         "false",
+		"extended_until": "",
+		"extension_note": "",
 	}
 }
 
@@ -662,7 +676,7 @@ func TestPreviews(t *testing.T) {
 	// backend's staging.
 	onStagingInfo := map[string]string{
 		"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
-		"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
+		"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z", "State": "awake",
 		"Dependency backend": "staging https://backend.staging.example.com",
 	}
 	onStagingDeps := map[string]string{
@@ -690,7 +704,7 @@ func TestPreviews(t *testing.T) {
 				labels:     map[string]string{"preview-generator.io/owner": "acme", "preview-generator.io/repo": "frontend", "preview-generator.io/pr": "7"},
 				info: map[string]string{
 					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
-					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
+					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z", "State": "awake",
 				},
 				deps: staging,
 				auth: true,
@@ -742,7 +756,7 @@ func TestPreviews(t *testing.T) {
 				labels: map[string]string{"preview-generator.io/owner": "acme", "preview-generator.io/repo": "backend", "preview-generator.io/pr": "12"},
 				info: map[string]string{
 					"Pull request": "https://github.com/acme/backend/pull/12", "Preview": "https://backend-pr-12-58d661.preview.example.com",
-					"Head commit": "1a2b3c4", "Expires at": "2026-11-23T10:00:00Z",
+					"Head commit": "1a2b3c4", "Expires at": "2026-11-23T10:00:00Z", "State": "awake",
 				},
 				deps:    staging,
 				migrate: &migrate,
@@ -764,7 +778,7 @@ func TestPreviews(t *testing.T) {
 				configError: true,
 				info: map[string]string{
 					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
-					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
+					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z", "State": "awake",
 					"Dependency backend":      "pr-12 https://backend-pr-12-58d661.preview.example.com",
 					"Dependency payments-api": "staging https://payments.staging.example.com (target not labelled)",
 					"Configuration error":     `.preview.yaml: line 3: unknown key "databse"`,
@@ -797,7 +811,7 @@ func TestPreviews(t *testing.T) {
 				labels:     map[string]string{"preview-generator.io/repo": "github"},
 				info: map[string]string{
 					"Pull request": "https://github.com/acme/frontend/pull/7", "Preview": "https://frontend-pr-7-cdf85e.preview.example.com",
-					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z",
+					"Head commit": "9f8e7d6", "Expires at": "2026-11-24T08:30:00Z", "State": "awake",
 				},
 				deps: staging,
 				auth: true,

@@ -22,6 +22,8 @@ targets=(
   "FuzzParseConfig ./internal/overlay"   # the server config file
   "FuzzNames ./internal/params"          # preview names and branch slugs
   "FuzzJiraIssue ./internal/params"      # Jira issue keys in branch names and PR titles
+  "FuzzLifecycleTimes ./internal/params" # expiry, pin, extension and sleep times
+  "FuzzParseCommand ./internal/params"   # /preview commands in PR comments
 )
 
 T0=$SECONDS

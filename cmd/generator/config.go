@@ -14,6 +14,7 @@ import (
 	"github.com/preview-generator/preview-generator/internal/params"
 	"github.com/preview-generator/preview-generator/internal/pr"
 	"github.com/preview-generator/preview-generator/internal/server"
+	"github.com/preview-generator/preview-generator/internal/status"
 	"github.com/preview-generator/preview-generator/internal/webhook"
 )
 
@@ -68,6 +69,10 @@ type config struct {
 	SeedVersion        string
 	SizeProfile        string
 	SizeProfiles       string
+
+	// TTLWarning is how long before expiry the commit status
+	// preview/expiry warns; 0 posts none.
+	TTLWarning time.Duration
 
 	Demo       bool
 	PRsFile    string
@@ -130,6 +135,7 @@ func (c *config) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AllowForks, "allow-forks", false, "let ApplicationSets include PRs from forks (includeForks: true)")
 	fs.BoolVar(&c.ConfigStatus, "config-status", false, "post the commit status preview/config (config errors) on each live preview's head commit; the GitHub token needs commit statuses: write")
 	fs.StringVar(&c.ImageStatusContext, "image-status-context", "preview", "commit status context posted on the head of a pull request left out by image gating (imageReady in --config), saying what it waits for; the GitHub token needs commit statuses: write (without it: logged, counted, no preview is affected); empty: post nothing")
+	fs.DurationVar(&c.TTLWarning, "ttl-warning", status.DefaultTTLWarning, "how long before a preview expires the leader posts the commit status preview/expiry on its head, saying how to extend it; the GitHub token needs commit statuses: write; 0: post none")
 	fs.StringVar(&c.SeedVersion, "seed-version", "v1", "default seed image tag")
 	fs.StringVar(&c.SizeProfile, "size-profile", "small", "default size profile")
 	fs.StringVar(&c.SizeProfiles, "size-profiles", "small,medium,large", "size profiles an ApplicationSet may choose")

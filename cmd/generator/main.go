@@ -192,6 +192,7 @@ func (cfg *config) defaults(allowed []pr.Repo) server.Defaults {
 		SizeProfile: cfg.SizeProfile, SizeProfiles: splitList(cfg.SizeProfiles),
 		AllowForks: cfg.AllowForks, AllowedRepos: allow, Catalog: cfg.server.Services,
 		SchedulingProfile: cfg.server.Defaults.SchedulingProfile, SchedulingProfiles: cfg.server.SchedulingProfileNames(),
+		SleepAfter: cfg.server.Defaults.SleepAfter,
 	}
 }
 
@@ -328,6 +329,7 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 		// Argo CD asks for the new answer.
 		sc.OnChange = refresher.Enqueue
 	}
+	sc.Lifecycle = src.lifecycle(cfg)
 	st := src.store(cfg, sc, cache)
 	watched := map[string]bool{}
 	for _, r := range src.allowed {
@@ -360,6 +362,11 @@ func serve(ctx context.Context, cfg *config, logw io.Writer) error {
 	}
 	if answers != nil {
 		scfg.Answers = answers
+	}
+	scfg.Lifecycle = []server.LifecycleObserver{metrics.NewPreviewStates(m.Registry)}
+	if exp := src.expiry(cfg, log); exp != nil {
+		scfg.Lifecycle = append(scfg.Lifecycle, exp)
+		poll.leaderOnly = append(poll.leaderOnly, exp.Run)
 	}
 	if len(cfg.webhookSecret) > 0 {
 		wh, err := webhook.New(webhook.Config{

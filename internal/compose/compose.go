@@ -107,7 +107,7 @@ func Compose(prs, catalogPRs []pr.PullRequest, o params.Options, cfg Config, cac
 		if e := m[params.KeyConfigError]; e != "" {
 			ans.ConfigErrors[p.Repo.String()+"#"+strconv.Itoa(p.Number)] = e
 		}
-		ans.ValidUntil = earliest(ans.ValidUntil, params.ExpiresAt(p, eff))
+		ans.ValidUntil = earliest(ans.ValidUntil, params.NextChange(p, eff))
 		ans.ValidUntil = earliest(ans.ValidUntil, params.NextDependencyExpiry(deps))
 		params.AddScheduling(m, eff.SchedulingProfile, cfg.Overlay.SchedulingProfiles)
 		addCost(cfg.Cost, m) // last: it reads the scheduling and lifecycle keys

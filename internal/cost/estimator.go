@@ -31,9 +31,9 @@ var RenderKeys = []string{
 // The lifecycle parameters the estimate reads: state "sleeping" prices
 // storage only; replicas is part of what the templates render.
 const (
-	keyState      = "state"
-	stateSleeping = "sleeping"
-	keyReplicas   = "replicas"
+	keyState      = params.KeyState
+	stateSleeping = params.StateSleeping
+	keyReplicas   = params.KeyReplicas
 )
 
 // Estimator adds cost_per_hour and cost_currency to parameter maps. It

@@ -120,6 +120,7 @@ type Client struct {
 	contents *lru[string, contentEntry]
 	ready    *lru[string, struct{}] // commits whose image is ready, by repo, SHA and check
 	pages    sync.Map               // repo key → pages the last listing had
+	perms    permCache              // collaborator permissions, see Permission
 }
 
 type contentEntry struct {

@@ -104,7 +104,7 @@ func (in ServiceInput) FieldError(key, msg string) *FieldError {
 // service's input may set: the same keys and JSON types as a getparams
 // request, less repositories.
 var (
-	serviceInputStrings = []string{"label", "ttl", "domain", "image", "registry", "seedVersion", "migrateCommand", "sizeProfile", "schedulingProfile"}
+	serviceInputStrings = []string{"label", "ttl", "domain", "image", "registry", "seedVersion", "migrateCommand", "sizeProfile", "schedulingProfile", "sleepAfter", "pinLabel"}
 	serviceInputBools   = []string{"includeDrafts", "includeForks", "excludeBots", "database", "persistentDatabase", "basicAuth", "redis", "mongodb"}
 	// serviceInputInts are whole numbers (the fair queue's maxPreviews).
 	serviceInputInts = []string{"maxPreviews"}
@@ -141,6 +141,9 @@ type Defaults struct {
 	SeedVersion string
 	// SchedulingProfile is the profile of an ApplicationSet that names none.
 	SchedulingProfile string
+	// SleepAfter is the idle time before a preview sleeps, unless an
+	// ApplicationSet's sleepAfter says otherwise; 0 never.
+	SleepAfter time.Duration
 }
 
 // DefaultConfig is the configuration without a --config file.
@@ -189,6 +192,9 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 					},
 					"maxTTL": func(q pair) {
 						c.Defaults.MaxTTL, _ = d.duration(q.v, q.path)
+					},
+					"sleepAfter": func(q pair) {
+						c.Defaults.SleepAfter, _ = d.sleepAfter(q.v, q.path)
 					},
 					"sizeProfile": func(q pair) {
 						if s, ok := d.str(q.v, q.path); ok {

@@ -270,7 +270,7 @@ func TestParseServiceInput(t *testing.T) {
 
 func TestParseServiceInputInvalid(t *testing.T) {
 	t.Parallel()
-	known := "basicAuth, database, dependencies, domain, excludeBots, image, includeDrafts, includeForks, label, maxPreviews, migrateCommand, mongodb, persistentDatabase, redis, registry, schedulingProfile, seedVersion, sizeProfile, ttl"
+	known := "basicAuth, database, dependencies, domain, excludeBots, image, includeDrafts, includeForks, label, maxPreviews, migrateCommand, mongodb, persistentDatabase, pinLabel, redis, registry, schedulingProfile, seedVersion, sizeProfile, sleepAfter, ttl"
 	tests := []struct {
 		name, input, want string
 	}{

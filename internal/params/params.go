@@ -105,6 +105,8 @@ type Options struct {
 	MaxPreviews int
 	// Now is the instant the answer is computed for.
 	Now time.Time
+	// Lifecycle holds pin, extension and sleep; see lifecycle.go.
+	Lifecycle Lifecycle
 }
 
 // Exclusion says why a PR has no preview.
@@ -156,11 +158,6 @@ func LastActivity(p pr.PullRequest, o Options) time.Time {
 	return t.UTC()
 }
 
-// ExpiresAt is LastActivity plus the TTL.
-func ExpiresAt(p pr.PullRequest, o Options) time.Time {
-	return LastActivity(p, o).Add(o.TTL)
-}
-
 // For returns the parameter map of one PR, without applying the policy.
 func For(p pr.PullRequest, o Options) (map[string]string, error) {
 	name := PreviewName(p.Repo.Owner, p.Repo.Name, p.Number)
@@ -194,7 +191,7 @@ func For(p pr.PullRequest, o Options) (map[string]string, error) {
 	if prURL == "" {
 		prURL = fmt.Sprintf("https://github.com/%s/pull/%d", p.Repo, p.Number)
 	}
-	return map[string]string{
+	m := map[string]string{
 		KeyName:                name,
 		KeyNamespace:           name,
 		KeyRepository:          p.Repo.String(),
@@ -215,7 +212,7 @@ func For(p pr.PullRequest, o Options) (map[string]string, error) {
 		KeyPRURL:               prURL,
 		KeyTTL:                 FormatDuration(o.TTL),
 		KeyLastActivityAt:      last.Format(time.RFC3339),
-		KeyExpiresAt:           last.Add(o.TTL).Format(time.RFC3339),
+		KeyExpiresAt:           ExpiresAt(p, o).Format(time.RFC3339),
 		KeyDBEnabled:           strconv.FormatBool(o.Database),
 		KeyDBPersistentEnabled: strconv.FormatBool(o.PersistentDatabase),
 		KeyBasicAuthEnabled:    strconv.FormatBool(o.BasicAuth),
@@ -227,7 +224,9 @@ func For(p pr.PullRequest, o Options) (map[string]string, error) {
 		KeyPendingSHA:          p.PendingSHA,
 		KeyImageStatus:         imageStatus(p),
 		KeyImageDetail:         p.ImageDetail,
-	}, nil
+	}
+	addLifecycle(m, p, o)
+	return m, nil
 }
 
 // Values of image_status.

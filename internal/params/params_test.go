@@ -81,6 +81,12 @@ func TestForFullMap(t *testing.T) {
 		"pending_sha":           "",
 		"image_status":          "ungated",
 		"image_detail":          "",
+		"state":                 "awake",
+		"replicas":              "1",
+		"sleeps_at":             "",
+		"pinned":                "false",
+		"extended_until":        "",
+		"extension_note":        "",
 	}
 	if !reflect.DeepEqual(got, want) {
 		for k, v := range want {

@@ -81,6 +81,29 @@ type PullRequest struct {
 	// not gated. ImageDetail says what was found, for people.
 	ImageStatus string `json:"imageStatus,omitempty" yaml:"imageStatus,omitempty"`
 	ImageDetail string `json:"imageDetail,omitempty" yaml:"imageDetail,omitempty"`
+	// Extension is the newest valid "/preview extend <duration>" comment
+	// on the PR, read from GitHub (see internal/store); nil when none.
+	Extension *Extension `json:"extension,omitempty" yaml:"extension,omitempty"`
+	// ExtensionUnknown is true when the PR's comments were needed (its
+	// expiry is near) but could not be read, and no earlier read is
+	// known: the preview is then kept as long as an extension could keep
+	// it, so that unknown is never empty.
+	ExtensionUnknown bool `json:"extensionUnknown,omitempty" yaml:"extensionUnknown,omitempty"`
+	// CommandNote says why the newest "/preview extend" command on the
+	// PR, newer than Extension, was refused (no write permission, a bad
+	// duration) or what was capped (a duration over the maximum TTL);
+	// empty otherwise. It is reported on the preview/expiry commit status,
+	// never as a comment.
+	CommandNote string `json:"commandNote,omitempty" yaml:"commandNote,omitempty"`
+}
+
+// Extension is a "/preview extend" command that counts: its comment's
+// creation time (GitHub's clock), the duration asked for and who asked.
+type Extension struct {
+	CommentID int64         `json:"commentID" yaml:"commentID"`
+	At        time.Time     `json:"at" yaml:"at"`
+	For       time.Duration `json:"for" yaml:"for"`
+	By        string        `json:"by" yaml:"by"`
 }
 
 // HasLabel reports whether the PR carries label (case-insensitive, as GitHub).

@@ -18,7 +18,8 @@ var benchParams = map[string]string{
 	"pr_url": "https://github.com/acme/backend/pull/12", "ttl": "72h", "last_activity_at": "2026-11-20T10:00:00Z",
 	"expires_at": "2026-11-23T10:00:00Z", "db_enabled": "true", "basic_auth_enabled": "true", "seed_version": "v1",
 	"migrate_command": "python manage.py migrate --noinput", "size_profile": "small", "redis_enabled": "true",
-	"mongodb_enabled": "true",
+	"mongodb_enabled": "true", "state": "awake", "replicas": "1", "sleeps_at": "", "pinned": "false",
+	"extended_until": "", "extension_note": "",
 }
 
 func BenchmarkKustomizeBackend(b *testing.B) {

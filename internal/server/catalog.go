@@ -19,7 +19,7 @@ import (
 // repository Argo CD lists and where they live: a dependency target is
 // judged under them, so the catalog's services.<name>.input and the
 // ApplicationSet that deploys the repository must agree on them.
-var lifecycleKeys = []string{InLabel, InTTL, InDomain, InIncludeDrafts, InIncludeForks, InExcludeBots, InMaxPreviews}
+var lifecycleKeys = []string{InLabel, InTTL, InDomain, InIncludeDrafts, InIncludeForks, InExcludeBots, InMaxPreviews, InPinLabel}
 
 // optionDiff is one lifecycle option on which two sets of options differ.
 type optionDiff struct {
@@ -42,6 +42,7 @@ func lifecycleDiff(a, b params.Options) []optionDiff {
 	add(InIncludeForks, a.IncludeForks == b.IncludeForks, strconv.FormatBool(a.IncludeForks), strconv.FormatBool(b.IncludeForks))
 	add(InExcludeBots, a.ExcludeBots == b.ExcludeBots, strconv.FormatBool(a.ExcludeBots), strconv.FormatBool(b.ExcludeBots))
 	add(InMaxPreviews, a.MaxPreviews == b.MaxPreviews, strconv.Itoa(a.MaxPreviews), strconv.Itoa(b.MaxPreviews))
+	add(InPinLabel, strings.EqualFold(params.PinLabel(a), params.PinLabel(b)), strconv.Quote(params.PinLabel(a)), strconv.Quote(params.PinLabel(b)))
 	return out
 }
 

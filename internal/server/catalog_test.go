@@ -64,9 +64,9 @@ func TestCatalogTargets(t *testing.T) {
 			`c.yaml: line 10: services.backend.input.dependencies: payments: unknown service "payments" (known: backend)`},
 		{"two services of one repository disagree", "      ttl: 48h\n", "      label: deploy-preview\n", nil,
 			"c.yaml: line 19: services.backend-admin.input.label: \"deploy-preview\", but services.backend.input gives \"preview\": " +
-				"services of one repository (acme/backend) must declare the same label, ttl, domain, includeDrafts, includeForks, excludeBots, maxPreviews\n" +
+				"services of one repository (acme/backend) must declare the same label, ttl, domain, includeDrafts, includeForks, excludeBots, maxPreviews, pinLabel\n" +
 				"c.yaml: line 18: services.backend-admin.input.ttl: 72h, but services.backend.input gives 48h: " +
-				"services of one repository (acme/backend) must declare the same label, ttl, domain, includeDrafts, includeForks, excludeBots, maxPreviews"},
+				"services of one repository (acme/backend) must declare the same label, ttl, domain, includeDrafts, includeForks, excludeBots, maxPreviews, pinLabel"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,6 +39,11 @@ type Defaults struct {
 	// SchedulingProfiles are those an input may choose.
 	SchedulingProfile  string
 	SchedulingProfiles []string
+	// SleepAfter is the default idle time before a preview sleeps (server
+	// config defaults.sleepAfter); 0 never. PinLabel is the default pin
+	// label; empty means params.DefaultPinLabel.
+	SleepAfter time.Duration
+	PinLabel   string
 }
 
 // Options returns the parameter options of d alone, with no input: what a
@@ -48,6 +53,7 @@ func (d Defaults) Options() params.Options {
 		Label: d.Label, TTL: d.TTL, Domain: d.Domain, Registry: d.Registry, ImageTemplate: d.ImageTemplate,
 		BasicAuth: true, SeedVersion: d.SeedVersion, SizeProfile: d.SizeProfile,
 		SchedulingProfile: d.SchedulingProfile,
+		Lifecycle:         params.Lifecycle{MaxTTL: d.MaxTTL, SleepAfter: d.SleepAfter, PinLabel: d.PinLabel},
 	}
 }
 
@@ -80,6 +86,10 @@ const (
 	InDependencies       = overlay.InputDependencies
 	// InSchedulingProfile names a scheduling profile of the server config.
 	InSchedulingProfile = "schedulingProfile"
+	// InSleepAfter and InPinLabel are the lifecycle inputs: idle time
+	// before sleep ("0" or "" off), and the label that pins a preview.
+	InSleepAfter = "sleepAfter"
+	InPinLabel   = "pinLabel"
 )
 
 var inputKeys = []string{
@@ -87,6 +97,7 @@ var inputKeys = []string{
 	InExcludeBots, InDatabase, InBasicAuth, InRedis, InMongoDB, InPersistentDatabase, InSeedVersion, InMigrateCommand, InSizeProfile, InDependencies,
 	InMaxPreviews,
 	InSchedulingProfile,
+	InSleepAfter, InPinLabel,
 }
 
 // InputError names the input parameter that was wrong.
@@ -186,6 +197,18 @@ func ParseInput(in v1alpha1.PluginParameters, d Defaults) (Input, error) {
 			}
 		case InMaxPreviews:
 			o.MaxPreviews, err = parseMaxPreviews(raw)
+		case InSleepAfter:
+			var s string
+			if err = str(raw, &s, nil); err == nil {
+				o.Lifecycle.SleepAfter, err = parseSleepAfter(s)
+			}
+		case InPinLabel:
+			err = str(raw, &o.Lifecycle.PinLabel, func(s string) error {
+				if strings.TrimSpace(s) == "" {
+					return fmt.Errorf("must not be empty")
+				}
+				return nil
+			})
 		case InSizeProfile:
 			err = str(raw, &o.SizeProfile, func(s string) error {
 				if !slices.Contains(d.SizeProfiles, s) {
@@ -241,6 +264,22 @@ func parseTTL(s string, limit time.Duration) (time.Duration, error) {
 	}
 	if limit > 0 && d > limit {
 		return 0, fmt.Errorf("%q exceeds the server's maximum of %s (--max-ttl)", s, params.FormatDuration(limit))
+	}
+	return d, nil
+}
+
+// parseSleepAfter reads sleepAfter: a non-negative duration; "" and "0"
+// turn sleep off.
+func parseSleepAfter(s string) (time.Duration, error) {
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration like 2h or 30m (0 turns sleep off)", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q must not be negative (0 turns sleep off)", s)
 	}
 	return d, nil
 }

@@ -102,6 +102,17 @@ type Config struct {
 	Answers AnswerObserver
 	// Queue is the fair queue (--max-previews, maxPreviews).
 	Queue Queue
+
+	// Lifecycle observers are told the live previews of each new answer
+	// (*status.Expiry posts the TTL warning from them,
+	// *metrics.PreviewStates counts them by state).
+	Lifecycle []LifecycleObserver
+}
+
+// LifecycleObserver receives the live previews of each new answer for the
+// repositories it covers. It must not block or keep the maps.
+type LifecycleObserver interface {
+	Observe(repos []pr.Repo, params []map[string]string)
 }
 
 // AnswerObserver receives the namespaces of each answer served.
@@ -515,6 +526,9 @@ func (s *Server) keep(key string, a *answer) {
 
 // observeAnswer records the previews and config errors of a new answer.
 func (s *Server) observeAnswer(repos []pr.Repo, ans compose.Answer) {
+	for _, o := range s.cfg.Lifecycle {
+		o.Observe(repos, ans.Params)
+	}
 	live, bad := map[string]int{}, map[string]int{}
 	for _, r := range repos {
 		live[r.String()], bad[r.String()] = 0, 0

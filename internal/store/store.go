@@ -167,6 +167,9 @@ type Config struct {
 	OnChange func(repo pr.Repo)
 	// Now is the clock (tests); nil means time.Now.
 	Now func() time.Time
+	// Lifecycle reads the "/preview extend" commands of pull requests
+	// whose expiry is near; see LifecycleConfig.
+	Lifecycle LifecycleConfig
 }
 
 // Store is safe for concurrent use.
@@ -200,6 +203,7 @@ type entry struct {
 	listed   []string // labels the last successful listing covered; nil before one
 	prs      []pr.PullRequest
 	resolved map[int]resolution // config of each labelled pull request, by number
+	ext      map[int]extension  // last good read of each due pull request's commands
 	syncedAt time.Time          // last successful listing
 	lastErr  error              // error of the last attempt, nil after a success
 	syncs    uint64             // refreshes done, to spot one that ran while waiting
@@ -366,7 +370,7 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 	labels := slices.Clone(e.labels)
 	// A refresh that ran while this one waited, and succeeded, is as good.
 	fresh := e.syncs != seq && e.lastErr == nil && slices.Equal(e.listed, labels)
-	prev, prevResolved, warm := e.prs, e.resolved, !e.syncedAt.IsZero()
+	prev, prevResolved, prevExt, warm := e.prs, e.resolved, e.ext, !e.syncedAt.IsZero()
 	s.mu.RUnlock()
 	if fresh {
 		return nil
@@ -384,6 +388,11 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 		res, err = s.resolveAll(ctx, e.repo, list, prevResolved, unconfirmed, labels, warm)
 	}
 	prs := res.prs
+	var exts map[int]extension
+	if err == nil {
+		exts, _ = s.extendAll(ctx, prs, prevExt, labels)
+		err = ctx.Err()
+	}
 	took := s.cfg.Now().Sub(started)
 
 	changed := false
@@ -396,6 +405,7 @@ func (s *Store) sync(ctx context.Context, e *entry) error {
 		}
 		// A label added while listing is not covered; the next sync adds it.
 		e.prs, e.resolved, e.listed, e.syncedAt, e.lastErr = prs, res.resolved, labels, s.cfg.Now(), nil
+		e.ext = exts
 	} else {
 		e.lastErr = err
 	}

@@ -275,6 +275,8 @@ func New() *Server {
 	mux.HandleFunc(repo+"/issues/{number}/comments", s.route(RouteIssueCommentsList, s.listIssueComments))
 	mux.HandleFunc("POST "+Prefix+"/repos/{owner}/{repo}/issues/{number}/comments", s.route(RouteIssueCommentCreate, s.createIssueComment))
 	mux.HandleFunc("PATCH "+Prefix+"/repos/{owner}/{repo}/issues/comments/{id}", s.route(RouteIssueCommentUpdate, s.updateIssueComment))
+	mux.HandleFunc("DELETE "+Prefix+"/repos/{owner}/{repo}/issues/comments/{id}", s.route(RouteIssueCommentDelete, s.deleteIssueComment))
+	mux.HandleFunc(repo+"/collaborators/{username}/permission", s.route(RoutePermission, s.getPermission))
 	mux.HandleFunc("POST "+Prefix+"/app/installations/{id}/access_tokens", s.handle(RouteInstallToken, true, s.installationToken))
 	mux.HandleFunc("POST "+GraphQLPath, s.route(RouteGraphQL, s.graphql))
 	mux.HandleFunc("/", s.route(RouteUnknown, s.unknownRoute))

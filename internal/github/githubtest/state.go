@@ -91,6 +91,7 @@ type repoState struct {
 	deployments []*Deployment
 	comments    []*IssueComment
 	checks      map[string][]*CheckRun // by commit SHA, oldest first
+	perms       map[string]string      // lower-case login → role; see SetPermission
 }
 
 func splitRepo(full string) (owner, name string) {
