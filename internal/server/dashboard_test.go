@@ -246,3 +246,48 @@ func TestDashboardWakeOnlyWhatSleeps(t *testing.T) {
 		t.Fatalf("%d comments posted, want none", n)
 	}
 }
+
+// A sleeping preview (its last activity, an hour ago, is older than the
+// ApplicationSet's sleepAfter) is woken through the real chain: one
+// `/preview wake` comment reaches GitHub, and a second click within the
+// wake interval posts nothing more.
+func TestDashboardWakeSleeping(t *testing.T) {
+	t.Parallel()
+	g := newGHStack(t)
+	gh, err := github.New(github.Config{BaseURL: g.fake.URL(), Token: "gh-token", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := dashboard.New(dashboard.Config{Access: dashboard.AccessOpen, Source: g.srv, Commenter: gh})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.srv.MountDashboard(h)
+	rec := do(t, g.srv, http.MethodPost, RouteGetParams, "Bearer "+testToken, body(`{"repositories":["acme/backend"],"sleepAfter":"30m"}`))
+	if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"state":"sleeping"`) {
+		t.Fatalf("getparams: %d %s, want sleeping previews", rec.Code, rec.Body)
+	}
+	for _, tc := range []struct {
+		number string
+		code   int
+	}{
+		{"2", http.StatusAccepted},        // sleeping: one comment
+		{"2", http.StatusTooManyRequests}, // again within the wake interval: none
+		{"3", http.StatusNotFound},        // not labelled: no preview
+	} {
+		req := httptest.NewRequest(http.MethodPost, dashboard.RouteWake, strings.NewReader("repository=acme%2Fbackend&number="+tc.number))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rec := httptest.NewRecorder()
+		g.srv.ServeHTTP(rec, req)
+		if rec.Code != tc.code {
+			t.Errorf("wake #%s: %d %s, want %d", tc.number, rec.Code, rec.Body, tc.code)
+		}
+	}
+	if n := g.fake.Count(githubtest.RouteIssueCommentCreate, 0); n != 1 {
+		t.Fatalf("%d comments posted, want 1", n)
+	}
+	cs := g.fake.IssueComments("acme/backend", 2)
+	if len(cs) != 1 || !strings.HasPrefix(cs[0].Body, "/preview wake") {
+		t.Fatalf("comments on #2: %+v, want one /preview wake", cs)
+	}
+}
