@@ -30,7 +30,8 @@ func demoParams() map[string]string {
 		"namespace": "backend-pr-1-58d661", "number": "1", "owner": "acme", "pending_sha": "", "pr_url": "https://github.com/acme/backend/pull/1",
 		"redis_enabled": "true", "repo": "backend", "repository": "acme/backend", "seed_version": "v1", "size_profile": "small",
 		"target_branch": "main", "title": "Add login endpoint", "ttl": "72h", "url": "https://backend-pr-1-58d661.preview.example.com",
-		"scheduling_profile": "", "scheduling": "",
+		"scheduling_profile": "", "scheduling": "", "jira_issue": "", "jira_url": "",
+		"state": "awake", "replicas": "1", "sleeps_at": "", "pinned": "false", "extended_until": "", "extension_note": "",
 	}
 }
 
