@@ -7,7 +7,6 @@ package status
 import (
 	"context"
 	"log/slog"
-	"sync"
 
 	"github.com/preview-generator/preview-generator/internal/pr"
 )
@@ -35,20 +34,12 @@ const maxPosted = 50000
 
 // Reporter is safe for concurrent use. Create it with New and run Run.
 type Reporter struct {
-	set   Setter
-	log   *slog.Logger
-	queue chan item
-
-	mu     sync.Mutex
-	posted map[string]string // repo@sha -> state + description posted or queued
+	p *poster
 }
 
 // New returns a Reporter posting through set.
 func New(set Setter, log *slog.Logger) *Reporter {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &Reporter{set: set, log: log, queue: make(chan item, queueSize), posted: map[string]string{}}
+	return &Reporter{p: newPoster(set, Context, log, nil)}
 }
 
 // Report queues the status of one live preview: failure with configError,
@@ -59,44 +50,9 @@ func (r *Reporter) Report(repo pr.Repo, sha, configError, url string) {
 	if configError != "" {
 		it.state, it.desc = "failure", configError
 	}
-	it.key, it.value = repo.Key()+"@"+sha, it.state+"\x00"+it.desc
-	r.mu.Lock()
-	if r.posted[it.key] == it.value {
-		r.mu.Unlock()
-		return
-	}
-	if len(r.posted) >= maxPosted {
-		clear(r.posted)
-	}
-	r.posted[it.key] = it.value
-	r.mu.Unlock()
-	select {
-	case r.queue <- it:
-	default:
-		r.forget(it) // full: the next answer reports it again
-	}
-}
-
-func (r *Reporter) forget(it item) {
-	r.mu.Lock()
-	if r.posted[it.key] == it.value {
-		delete(r.posted, it.key)
-	}
-	r.mu.Unlock()
+	r.p.report(it)
 }
 
 // Run posts queued statuses until ctx ends. A failed post is logged and
 // forgotten, so the next answer that includes the preview tries again.
-func (r *Reporter) Run(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case it := <-r.queue:
-			if err := r.set.SetCommitStatus(ctx, it.repo, it.sha, it.state, Context, it.desc, it.url); err != nil {
-				r.log.Warn("posting commit status failed", "repo", it.repo.String(), "sha", it.sha, "error", err)
-				r.forget(it)
-			}
-		}
-	}
-}
+func (r *Reporter) Run(ctx context.Context) { r.p.run(ctx) }
