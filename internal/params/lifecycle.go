@@ -92,14 +92,16 @@ func ExtendedUntil(p pr.PullRequest, o Options) time.Time {
 // ExpiresAt is when p's preview expires under o:
 //
 //   - LastActivity + TTL;
-//   - pinned (or its comments unknown, see pr.PullRequest.ExtensionUnknown):
-//     LastActivity + MaxLife;
+//   - pinned (or its comments unknown, see pr.PullRequest.ExtensionUnknown,
+//     or not read yet when LastActivity + TTL has passed, see
+//     pr.PullRequest.ExtensionUnchecked): LastActivity + MaxLife;
 //   - extended: the later of that and ExtendedUntil;
 //   - never after o.Now + MaxLife.
 func ExpiresAt(p pr.PullRequest, o Options) time.Time {
 	last := LastActivity(p, o)
 	exp := last.Add(o.TTL)
-	if Pinned(p, o) || p.ExtensionUnknown {
+	unread := p.ExtensionUnchecked && !o.Now.IsZero() && !o.Now.Before(exp)
+	if Pinned(p, o) || p.ExtensionUnknown || unread {
 		exp = last.Add(MaxLife(o))
 	}
 	if eu := ExtendedUntil(p, o); eu.After(exp) {

@@ -88,6 +88,14 @@ func TestLifecycleRules(t *testing.T) {
 			p.ExtensionUnknown = true
 			o.Now = last.Add(100 * time.Hour)
 		}, "2026-11-27T09:00:00Z", "sleeping", "0", "2026-11-20T11:00:00Z", "false", "", true},
+		{"comments not read yet, ttl not passed: last activity + ttl", func(p *pr.PullRequest, o *Options) {
+			p.ExtensionUnchecked = true
+			o.Now = last.Add(71 * time.Hour)
+		}, "2026-11-23T09:00:00Z", "sleeping", "0", "2026-11-20T11:00:00Z", "false", "", true},
+		{"comments not read yet, ttl passed: kept until they are", func(p *pr.PullRequest, o *Options) {
+			p.ExtensionUnchecked = true
+			o.Now = last.Add(100 * time.Hour)
+		}, "2026-11-27T09:00:00Z", "sleeping", "0", "2026-11-20T11:00:00Z", "false", "", true},
 		{"no maxTTL given: pin is the ttl", func(p *pr.PullRequest, o *Options) {
 			p.Labels = append(p.Labels, "preview:pin")
 			o.Lifecycle.MaxTTL = 0

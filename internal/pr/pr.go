@@ -89,6 +89,12 @@ type PullRequest struct {
 	// known: the preview is then kept as long as an extension could keep
 	// it, so that unknown is never empty.
 	ExtensionUnknown bool `json:"extensionUnknown,omitempty" yaml:"extensionUnknown,omitempty"`
+	// ExtensionUnchecked is true when the source reads comments but did
+	// not read this PR's yet, its expiry being far by the TTLs the source
+	// knows. An ApplicationSet may ask for a shorter TTL: once that one
+	// passes, the preview is kept as if its comments were unknown until
+	// they are read, so an extension is never missed.
+	ExtensionUnchecked bool `json:"extensionUnchecked,omitempty" yaml:"extensionUnchecked,omitempty"`
 	// CommandNote says why the newest "/preview extend" command on the
 	// PR, newer than Extension, was refused (no write permission, a bad
 	// duration) or what was capped (a duration over the maximum TTL);

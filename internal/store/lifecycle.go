@@ -157,8 +157,13 @@ func (s *Store) extendAll(ctx context.Context, prs []pr.PullRequest, prev map[in
 	now := s.cfg.Now()
 	var todo []int
 	for i, p := range prs {
-		if labelled(p, labels) && s.cfg.Lifecycle.due(p, now) {
+		if !labelled(p, labels) {
+			continue
+		}
+		if s.cfg.Lifecycle.due(p, now) {
 			todo = append(todo, i)
+		} else {
+			prs[i].ExtensionUnchecked = true // see pr.PullRequest.ExtensionUnchecked
 		}
 	}
 	got := make([]extension, len(prs))

@@ -104,6 +104,11 @@ func TestExtensionsFromComments(t *testing.T) {
 		if p.ExtensionUnknown {
 			t.Errorf("#%d: ExtensionUnknown", n)
 		}
+		// Only #7 is not due: its comments are not read, which the
+		// parameters must know should a shorter TTL pass meanwhile.
+		if p.ExtensionUnchecked != (n == 7) {
+			t.Errorf("#%d: ExtensionUnchecked = %v, want %v", n, p.ExtensionUnchecked, n == 7)
+		}
 	}
 	// Six PRs due (one comment page each); three distinct commenters with
 	// commands that need a permission check (alice, bob, mia, ghost: 4).
