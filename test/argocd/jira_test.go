@@ -47,6 +47,8 @@ func backendParams() map[string]any {
 		"redis_enabled": "true", "mongodb_enabled": "true", "pending_sha": "", "image_status": "ungated", "image_detail": "",
 		"config_error": "", "env": "{}", "dependencies": "[]", "dependency_names": "",
 		"jira_issue": "ABC-123", "jira_url": "https://acme.atlassian.net/browse/ABC-123",
+		"state": "awake", "replicas": "1", "sleeps_at": "", "pinned": "false", "extended_until": "", "extension_note": "",
+		"scheduling_profile": "", "scheduling": "", "cost_per_hour": "", "cost_currency": "",
 	}
 }
 
