@@ -58,21 +58,28 @@ step kustomize kustomize go build -ldflags "-s -w" -o "$TMP/kustomize" sigs.k8s.
 step oauth2-proxy oauth2-proxy go build -ldflags "-s -w -X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=v7.15.6" \
   -o "$TMP/oauth2-proxy" github.com/oauth2-proxy/oauth2-proxy/v7
 
-moddir() { (cd "$E2E_SRC/modules/$1" && go list -m -f '{{.Dir}}' "$2"); }
-KWOK_SRC=$(moddir kwok sigs.k8s.io/kwok)
+# moddir DIR MODULE: the module's source folder in the module cache, downloaded first (a cold
+# cache holds only what was built so far; go list -m then prints an empty folder).
+moddir() {
+  local d
+  d=$(cd "$1" && go mod download "$2" && go list -m -f '{{.Dir}}' "$2") && [ -n "$d" ] && [ -d "$d" ] ||
+    { echo "build.sh: no source folder for $2 (from $1)" >&2; return 1; }
+  echo "$d"
+}
+KWOK_SRC=$(moddir "$E2E_SRC/modules/kwok" sigs.k8s.io/kwok)
 # Standalone kwok has no built-in behaviour: feed it the upstream "fast" stages (node init,
 # heartbeat with lease, pod ready / complete / delete).
 for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
          pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
   cat "$KWOK_SRC/kustomize/stage/$f"; echo '---'
 done >"$TMP/kwok-stages.yaml"
-ARGO_SRC=$(moddir argocd github.com/argoproj/argo-cd/v3)
+ARGO_SRC=$(moddir "$E2E_SRC/modules/argocd" github.com/argoproj/argo-cd/v3)
 mkdir -p "$TMP/argocd-crds"
 cp "$ARGO_SRC"/manifests/crds/{application,applicationset,appproject}-crd.yaml "$TMP/argocd-crds/"
 chmod -R u+w "$TMP/argocd-crds"
 # Gateway API's standard CRDs (HTTPRoute, Gateway, ...), at the version of the main module's
 # sigs.k8s.io/gateway-api: the API-server test validates each preview's HTTPRoute against them.
-GW_SRC=$(cd "$E2E_SRC/../.." && go list -m -f '{{.Dir}}' sigs.k8s.io/gateway-api)
+GW_SRC=$(moddir "$REPO_ROOT" sigs.k8s.io/gateway-api)
 mkdir -p "$TMP/gateway-api-crds"
 cp "$GW_SRC"/config/crd/standard/*.yaml "$TMP/gateway-api-crds/"
 chmod -R u+w "$TMP/gateway-api-crds"
