@@ -57,9 +57,8 @@ done
 for s in $(ipset list -n 2>/dev/null | grep -E '^KUBE-'); do ipset destroy "$s" 2>/dev/null; done
 ip link del "$NODE_BRIDGE" 2>/dev/null
 rm -rf "$NODE_DIR/cni/ipam"
-if [ "${1:-}" = "--wipe" ]; then
-  # overlayfs mounts of a killed containerd would keep the root busy
-  grep -o " $NODE_DIR/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
-  rm -rf "$NODE_DIR"
-fi
+# Nothing stays mounted once the node is down: the kubelet's bind mount of its root dir and the
+# overlayfs mounts of a killed containerd (they would also keep the folder busy for --wipe).
+grep -o " $NODE_DIR/[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
+if [ "${1:-}" = "--wipe" ]; then rm -rf "$NODE_DIR"; fi
 echo "real node down"

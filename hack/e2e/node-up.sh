@@ -137,8 +137,10 @@ containerRuntimeEndpoint: unix://$CTRD_SOCK
 clusterDomain: cluster.local
 clusterDNS: [$DNS_IP]
 podLogsDir: $NODE_DIR/pod-logs
-# a shared machine: never evict or garbage-collect images because of other tenants' disk use
-evictionHard: {memory.available: "1Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
+# A shared machine: never evict pods or garbage-collect images because of other tenants' disk use.
+# "0%" turns a signal off (a 1% floor was once crossed while other builds filled the disk: the
+# eviction manager then removed the imported, unpullable pause image and no sandbox could start).
+evictionHard: {memory.available: "1Mi", nodefs.available: "0%", imagefs.available: "0%", nodefs.inodesFree: "0%", imagefs.inodesFree: "0%"}
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 maxPods: 50
