@@ -565,11 +565,11 @@ func (sc *scenario) outageDeletesNothing(t *testing.T) {
 	sc.gh.PrimaryRateLimit(403, time.Now().Add(phase+4*period+10*time.Second))
 	hold(outagePhase{what: "previews kept while GitHub rate-limits (403)", failing: 403, fixed: phase})
 
-	sc.gen.restart(t)
 	// The restarted generator has no list yet and GitHub still rate-limits it: it answers 503
 	// (it refuses to answer an empty list), and after an error the ApplicationSet controller asks
 	// again only minutes later, so each ApplicationSet reconciles about once in this phase.
-	hold(outagePhase{what: "previews kept after a generator restart during the outage", fixed: 4 * period, polls: 1, answered: 503})
+	hold(outagePhase{what: "previews kept after a generator restart during the outage", fixed: 4 * period, polls: 1, answered: 503,
+		restart: sc.gen.restart})
 	sc.gh.Heal()
 	// The generator serves fresh data once its own rate-limit gate reopens; ask it the way the
 	// ApplicationSet controller does.
@@ -647,6 +647,11 @@ type outagePhase struct {
 	// answered, when not 0, is a getparams status the generator must answer during the phase,
 	// at least once per ApplicationSet.
 	answered int
+	// restart, when set, restarts the generator as the phase begins, after the phase's starting
+	// counts were read: the new process counts its refreshes and answers from zero, and the
+	// ApplicationSet controller may ask it within milliseconds of its start (it retries a
+	// refused connection at once), so those answers belong to the phase.
+	restart func(*testing.T)
 }
 
 // holdPhase checks cond every second for the whole phase p and fails at its first error, or
@@ -718,6 +723,10 @@ func (sc *scenario) holdPhase(t *testing.T, p outagePhase, cond func(context.Con
 		t.Fatalf("%s: %v", p.what, err)
 	}
 	start := time.Now()
+	if p.restart != nil {
+		p.restart(t)
+		c0.refreshes, c0.served = 0, 0
+	}
 	limit := p.fixed
 	if limit == 0 {
 		limit = 3 * time.Minute
