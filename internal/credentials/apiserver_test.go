@@ -505,7 +505,11 @@ func TestNamespaceCredentialsOnAPIServer(t *testing.T) {
 		}
 		// The source comes back.
 		h.putSource(credentials.DefaultAuthSource, corev1.SecretTypeOpaque, map[string][]byte{credentials.KeyHTPasswd: []byte(htpasswd)})
-		waitFor(t, 2*time.Second, "htpasswd back", hasAuth(h, fresh, htpasswd))
+		// Back in every served namespace before this instance stops, or the next one finds a
+		// stale preview-auth and rightly rewrites it.
+		for _, ns := range []string{fresh, live, notLive} {
+			waitFor(t, 2*time.Second, "htpasswd back in "+ns, hasAuth(h, ns, htpasswd))
+		}
 		waitFor(t, time.Second, "source_missing gauge back to 0", func() (bool, string) {
 			got := m.get(func(r *recorder) any { return r.missing[credentials.DefaultAuthSource] }).(bool)
 			return !got, "still missing"
